@@ -1,0 +1,16 @@
+//! kchat: a GGUF-native local runner and chat for the gpt-oss model family.
+//!
+//! The layers, bottom to top (each arrow goes one way):
+//! `gguf` (mmap'd, validated files) → `ggml` (safe wrappers, the only `unsafe`)
+//! → `mkmodel` (synthetic models) and, later, `model`/`engine` (inference),
+//! `tokenizer` and `harmony` (text in and out), `chat` and `tools`.
+
+#![deny(missing_docs)]
+
+pub mod ggml;
+pub mod gguf;
+pub mod harmony;
+pub mod inspect;
+pub mod mkmodel;
+pub mod tokenizer;
+pub mod version;

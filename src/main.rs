@@ -1,0 +1,5 @@
+//! The `kchat` command line.
+
+fn main() {
+    println!("kchat");
+}

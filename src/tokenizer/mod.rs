@@ -1,0 +1,1 @@
+//! The tokenizer, built from a GGUF file's `tokenizer.ggml.*` metadata alone.

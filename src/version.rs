@@ -1,0 +1,1 @@
+//! Build facts for `kchat --version`, recorded by `build.rs`.
