@@ -1,5 +1,71 @@
-//! The `kchat` command line.
+//! The `kchat` command line: argument parsing and dispatch only; the work
+//! lives in the library modules.
 
-fn main() {
-    println!("kchat");
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+
+use kchat::{ggml, version};
+
+/// kchat: chat with gpt-oss models from GGUF files, offline.
+#[derive(Parser)]
+#[command(name = "kchat", version, about, disable_help_subcommand = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+
+    /// Model file (the first shard of a split model); starts the chat.
+    #[arg(short = 'm', long = "model", value_name = "FILE")]
+    model: Option<std::path::PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List the compute devices ggml found (CPU, CUDA GPUs, ...).
+    Devices,
+}
+
+fn main() -> ExitCode {
+    let matches = Cli::command().long_version(version::long_version()).get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("kchat: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Some(Command::Devices) => {
+            for d in ggml::Device::all() {
+                let (free, total) = d.memory();
+                println!(
+                    "{:<8} {:<14} {:>8.1} / {:>8.1} GiB free  {}",
+                    d.name(),
+                    format!("{:?}", d.kind()),
+                    free as f64 / (1u64 << 30) as f64,
+                    total as f64 / (1u64 << 30) as f64,
+                    d.description()
+                );
+            }
+            Ok(())
+        }
+        None => match cli.model {
+            Some(path) => anyhow::bail!(
+                "the interactive chat is not built yet; `kchat inspect {}` describes the model",
+                path.display()
+            ),
+            None => {
+                Cli::command().print_help()?;
+                Ok(())
+            }
+        },
+    }
 }

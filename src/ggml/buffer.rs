@@ -1,0 +1,93 @@
+//! Backend buffers: device memory for a context's tensors, or host memory we
+//! already own (the mmap'd model file), wrapped without a copy.
+
+use std::marker::PhantomData;
+use std::ptr::NonNull;
+
+use super::backend::{Backend, Device};
+use super::context::{Context, Tensor};
+use super::GgmlError;
+
+/// An owned `ggml_backend_buffer`, freed on drop. `'a` ties a buffer that
+/// wraps borrowed host memory to that memory.
+pub struct Buffer<'a> {
+    ptr: NonNull<ggml_sys::ggml_backend_buffer>,
+    _mem: PhantomData<&'a [u8]>,
+}
+
+// SAFETY: buffers are plain memory owned by ggml; no thread affinity.
+unsafe impl Send for Buffer<'_> {}
+
+impl Buffer<'static> {
+    /// Allocates one buffer on `backend` for every tensor of `ctx` that has no
+    /// data yet, and places them in it.
+    pub fn alloc_ctx_tensors(ctx: &Context, backend: &Backend) -> Result<Buffer<'static>, GgmlError> {
+        let mut bytes = 0usize;
+        let mut t = ctx.first_tensor();
+        while let Some(x) = t {
+            bytes += x.nbytes();
+            t = x.next_in(ctx);
+        }
+        // SAFETY: context and backend alive; null on failure is handled.
+        let raw = unsafe { ggml_sys::ggml_backend_alloc_ctx_tensors(ctx.raw(), backend.raw()) };
+        NonNull::new(raw)
+            .map(|ptr| Buffer { ptr, _mem: PhantomData })
+            .ok_or_else(|| GgmlError::Alloc { device: backend.name(), bytes })
+    }
+}
+
+impl<'a> Buffer<'a> {
+    /// Wraps host memory (e.g. a read-only mmap of the model) as a buffer of
+    /// `device`, without copying. Tensors placed in it read straight from the
+    /// mapping; ggml never writes weights, so a read-only mapping is fine.
+    pub fn from_host_memory(device: Device, mem: &'a [u8]) -> Result<Buffer<'a>, GgmlError> {
+        // SAFETY: the memory outlives the buffer ('a); ggml only reads weight
+        // buffers. The cast to *mut is required by the C signature.
+        let raw = unsafe {
+            ggml_sys::ggml_backend_dev_buffer_from_host_ptr(device.raw(), mem.as_ptr() as *mut _, mem.len(), mem.len())
+        };
+        NonNull::new(raw)
+            .map(|ptr| Buffer { ptr, _mem: PhantomData })
+            .ok_or_else(|| GgmlError::Alloc { device: device.name(), bytes: mem.len() })
+    }
+
+    /// Places `tensor` at byte `offset` of this host-memory buffer.
+    pub fn place(&self, tensor: Tensor<'_>, offset: usize) -> Result<(), GgmlError> {
+        let size = self.size();
+        if offset.checked_add(tensor.nbytes()).is_none_or(|end| end > size) {
+            return Err(GgmlError::DataSize { name: tensor.name(), expected: tensor.nbytes(), got: size.saturating_sub(offset) });
+        }
+        // SAFETY: the range lies inside the buffer (checked above).
+        let status = unsafe {
+            let base = ggml_sys::ggml_backend_buffer_get_base(self.ptr.as_ptr()).cast::<u8>();
+            ggml_sys::ggml_backend_tensor_alloc(self.ptr.as_ptr(), tensor.raw(), base.add(offset).cast())
+        };
+        if status == ggml_sys::GGML_STATUS_SUCCESS {
+            Ok(())
+        } else {
+            Err(GgmlError::Compute(status))
+        }
+    }
+
+    /// Size in bytes.
+    pub fn size(&self) -> usize {
+        // SAFETY: valid buffer.
+        unsafe { ggml_sys::ggml_backend_buffer_get_size(self.ptr.as_ptr()) }
+    }
+
+    /// Marks the buffer as holding weights, so schedulers prefer to run ops
+    /// where the weights are.
+    pub fn mark_weights(&self) {
+        // SAFETY: valid buffer.
+        unsafe {
+            ggml_sys::ggml_backend_buffer_set_usage(self.ptr.as_ptr(), ggml_sys::GGML_BACKEND_BUFFER_USAGE_WEIGHTS)
+        }
+    }
+}
+
+impl Drop for Buffer<'_> {
+    fn drop(&mut self) {
+        // SAFETY: owned, freed once.
+        unsafe { ggml_sys::ggml_backend_buffer_free(self.ptr.as_ptr()) }
+    }
+}

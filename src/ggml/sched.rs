@@ -1,0 +1,97 @@
+//! The backend scheduler: splits a graph across backends (GPU first, CPU
+//! last), allocates its intermediate tensors and runs it.
+
+use std::marker::PhantomData;
+use std::ptr::NonNull;
+
+use super::backend::Backend;
+use super::context::Tensor;
+use super::graph::Graph;
+use super::GgmlError;
+
+/// An owned `ggml_backend_sched`, borrowing its backends.
+pub struct Scheduler<'b> {
+    ptr: NonNull<ggml_sys::ggml_backend_sched>,
+    _backends: PhantomData<&'b Backend>,
+}
+
+impl<'b> Scheduler<'b> {
+    /// A scheduler over `backends` in priority order (the CPU backend must be
+    /// last), for graphs of up to `graph_size` nodes. `op_offload` lets ggml
+    /// run ops with host weights on the first (GPU) backend for large batches.
+    pub fn new(backends: &[&'b Backend], graph_size: usize, op_offload: bool) -> Result<Scheduler<'b>, GgmlError> {
+        let mut raw: Vec<ggml_sys::ggml_backend_t> = backends.iter().map(|b| b.raw()).collect();
+        // SAFETY: `raw` holds live backends; null bufts = their defaults. ggml
+        // copies the arrays.
+        let ptr = unsafe {
+            ggml_sys::ggml_backend_sched_new(
+                raw.as_mut_ptr(),
+                std::ptr::null_mut(),
+                raw.len() as i32,
+                graph_size,
+                false,
+                op_offload,
+            )
+        };
+        NonNull::new(ptr).map(|ptr| Scheduler { ptr, _backends: PhantomData }).ok_or(GgmlError::SchedAlloc)
+    }
+
+    /// Sizes the compute buffers for the worst case of `graph`, so later graphs
+    /// of the same shape or smaller need no new allocation.
+    pub fn reserve(&mut self, graph: &Graph<'_>) -> Result<(), GgmlError> {
+        // SAFETY: valid scheduler and graph.
+        if unsafe { ggml_sys::ggml_backend_sched_reserve(self.ptr.as_ptr(), graph.raw()) } {
+            Ok(())
+        } else {
+            Err(GgmlError::SchedAlloc)
+        }
+    }
+
+    /// Pins `tensor` to `backend` (before allocation).
+    pub fn set_tensor_backend(&mut self, tensor: Tensor<'_>, backend: &'b Backend) {
+        // SAFETY: all alive.
+        unsafe { ggml_sys::ggml_backend_sched_set_tensor_backend(self.ptr.as_ptr(), tensor.raw(), backend.raw()) }
+    }
+
+    /// Assigns backends and allocates the graph's tensors, after which inputs
+    /// can be written.
+    pub fn alloc_graph(&mut self, graph: &mut Graph<'_>) -> Result<(), GgmlError> {
+        // SAFETY: valid scheduler and graph.
+        if unsafe { ggml_sys::ggml_backend_sched_alloc_graph(self.ptr.as_ptr(), graph.raw()) } {
+            Ok(())
+        } else {
+            Err(GgmlError::SchedAlloc)
+        }
+    }
+
+    /// Runs an allocated graph to completion.
+    pub fn compute(&mut self, graph: &mut Graph<'_>) -> Result<(), GgmlError> {
+        // SAFETY: valid scheduler and allocated graph.
+        let status = unsafe { ggml_sys::ggml_backend_sched_graph_compute(self.ptr.as_ptr(), graph.raw()) };
+        if status == ggml_sys::GGML_STATUS_SUCCESS {
+            Ok(())
+        } else {
+            Err(GgmlError::Compute(status))
+        }
+    }
+
+    /// Releases the current graph's assignment so the next graph can be
+    /// allocated.
+    pub fn reset(&mut self) {
+        // SAFETY: valid scheduler.
+        unsafe { ggml_sys::ggml_backend_sched_reset(self.ptr.as_ptr()) }
+    }
+
+    /// Number of splits (backend switches) of the last allocated graph.
+    pub fn n_splits(&self) -> usize {
+        // SAFETY: valid scheduler.
+        usize::try_from(unsafe { ggml_sys::ggml_backend_sched_get_n_splits(self.ptr.as_ptr()) }).unwrap_or(0)
+    }
+}
+
+impl Drop for Scheduler<'_> {
+    fn drop(&mut self) {
+        // SAFETY: owned, freed once.
+        unsafe { ggml_sys::ggml_backend_sched_free(self.ptr.as_ptr()) }
+    }
+}
