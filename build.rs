@@ -12,24 +12,55 @@ fn main() {
     println!("cargo:rerun-if-changed=Cargo.lock");
 
     let features: Vec<String> = env::vars()
-        .filter_map(|(k, _)| k.strip_prefix("CARGO_FEATURE_").map(|f| f.to_lowercase().replace('_', "-")))
+        .filter_map(|(k, _)| {
+            k.strip_prefix("CARGO_FEATURE_")
+                .map(|f| f.to_lowercase().replace('_', "-"))
+        })
         .filter(|f| f != "default")
         .collect();
     let cpu: Vec<String> = env::var("CARGO_CFG_TARGET_FEATURE")
         .unwrap_or_default()
         .split(',')
         .filter(|f| {
-            matches!(*f, "sse4.2" | "avx" | "avx2" | "fma" | "f16c" | "bmi2" | "avx512f" | "avx512bw" | "avx512vl" | "avx512vnni" | "avx512bf16" | "avxvnni" | "neon" | "dotprod")
+            matches!(
+                *f,
+                "sse4.2"
+                    | "avx"
+                    | "avx2"
+                    | "fma"
+                    | "f16c"
+                    | "bmi2"
+                    | "avx512f"
+                    | "avx512bw"
+                    | "avx512vl"
+                    | "avx512vnni"
+                    | "avx512bf16"
+                    | "avxvnni"
+                    | "neon"
+                    | "dotprod"
+            )
         })
         .map(String::from)
         .collect();
     let carrier = carrier_version(Path::new("Cargo.lock")).unwrap_or_else(|| "unknown".into());
 
-    let list = |v: &[String]| if v.is_empty() { "none".to_string() } else { v.join(",") };
+    let list = |v: &[String]| {
+        if v.is_empty() {
+            "none".to_string()
+        } else {
+            v.join(",")
+        }
+    };
     println!("cargo:rustc-env=KCHAT_BUILD_FEATURES={}", list(&features));
     println!("cargo:rustc-env=KCHAT_BUILD_CPU_FEATURES={}", list(&cpu));
-    println!("cargo:rustc-env=KCHAT_BUILD_TARGET={}", env::var("TARGET").unwrap_or_default());
-    println!("cargo:rustc-env=KCHAT_BUILD_PROFILE={}", env::var("PROFILE").unwrap_or_default());
+    println!(
+        "cargo:rustc-env=KCHAT_BUILD_TARGET={}",
+        env::var("TARGET").unwrap_or_default()
+    );
+    println!(
+        "cargo:rustc-env=KCHAT_BUILD_PROFILE={}",
+        env::var("PROFILE").unwrap_or_default()
+    );
     println!("cargo:rustc-env=KCHAT_BUILD_CARRIER=llama-cpp-sys-2 {carrier}");
 }
 
@@ -39,7 +70,11 @@ fn carrier_version(lock: &Path) -> Option<String> {
     let mut lines = text.lines();
     while let Some(line) = lines.next() {
         if line.trim() == "name = \"llama-cpp-sys-2\"" {
-            let v = lines.next()?.trim().strip_prefix("version = \"")?.strip_suffix('"')?;
+            let v = lines
+                .next()?
+                .trim()
+                .strip_prefix("version = \"")?
+                .strip_suffix('"')?;
             return Some(v.to_string());
         }
     }

@@ -27,7 +27,9 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let matches = Cli::command().long_version(version::long_version()).get_matches();
+    let matches = Cli::command()
+        .long_version(version::long_version())
+        .get_matches();
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(e) => e.exit(),

@@ -48,17 +48,25 @@ impl Device {
     pub fn all() -> Vec<Device> {
         // SAFETY: registry queries with in-range indices.
         let n = unsafe { ggml_sys::ggml_backend_dev_count() };
-        (0..n).filter_map(|i| NonNull::new(unsafe { ggml_sys::ggml_backend_dev_get(i) })).map(|ptr| Device { ptr }).collect()
+        (0..n)
+            .filter_map(|i| NonNull::new(unsafe { ggml_sys::ggml_backend_dev_get(i) }))
+            .map(|ptr| Device { ptr })
+            .collect()
     }
 
     /// The CPU device.
     pub fn cpu() -> Option<Device> {
-        Device::all().into_iter().find(|d| d.kind() == DeviceKind::Cpu)
+        Device::all()
+            .into_iter()
+            .find(|d| d.kind() == DeviceKind::Cpu)
     }
 
     /// GPU devices (discrete and integrated), in registry order.
     pub fn gpus() -> Vec<Device> {
-        Device::all().into_iter().filter(|d| matches!(d.kind(), DeviceKind::Gpu | DeviceKind::IntegratedGpu)).collect()
+        Device::all()
+            .into_iter()
+            .filter(|d| matches!(d.kind(), DeviceKind::Gpu | DeviceKind::IntegratedGpu))
+            .collect()
     }
 
     /// Short name, e.g. `CPU` or `CUDA0`.
@@ -97,7 +105,9 @@ impl Device {
     pub fn init(&self) -> Result<Backend, GgmlError> {
         // SAFETY: valid device; null params mean defaults.
         let raw = unsafe { ggml_sys::ggml_backend_dev_init(self.ptr.as_ptr(), std::ptr::null()) };
-        NonNull::new(raw).map(|ptr| Backend { ptr, device: *self }).ok_or_else(|| GgmlError::BackendInit(self.name()))
+        NonNull::new(raw)
+            .map(|ptr| Backend { ptr, device: *self })
+            .ok_or_else(|| GgmlError::BackendInit(self.name()))
     }
 
     pub(crate) fn raw(&self) -> *mut ggml_sys::ggml_backend_device {
@@ -107,7 +117,13 @@ impl Device {
 
 impl fmt::Debug for Device {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({:?}, {})", self.name(), self.kind(), self.description())
+        write!(
+            f,
+            "{} ({:?}, {})",
+            self.name(),
+            self.kind(),
+            self.description()
+        )
     }
 }
 

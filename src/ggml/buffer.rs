@@ -21,7 +21,10 @@ unsafe impl Send for Buffer<'_> {}
 impl Buffer<'static> {
     /// Allocates one buffer on `backend` for every tensor of `ctx` that has no
     /// data yet, and places them in it.
-    pub fn alloc_ctx_tensors(ctx: &Context, backend: &Backend) -> Result<Buffer<'static>, GgmlError> {
+    pub fn alloc_ctx_tensors(
+        ctx: &Context,
+        backend: &Backend,
+    ) -> Result<Buffer<'static>, GgmlError> {
         let mut bytes = 0usize;
         let mut t = ctx.first_tensor();
         while let Some(x) = t {
@@ -31,8 +34,14 @@ impl Buffer<'static> {
         // SAFETY: context and backend alive; null on failure is handled.
         let raw = unsafe { ggml_sys::ggml_backend_alloc_ctx_tensors(ctx.raw(), backend.raw()) };
         NonNull::new(raw)
-            .map(|ptr| Buffer { ptr, _mem: PhantomData })
-            .ok_or_else(|| GgmlError::Alloc { device: backend.name(), bytes })
+            .map(|ptr| Buffer {
+                ptr,
+                _mem: PhantomData,
+            })
+            .ok_or_else(|| GgmlError::Alloc {
+                device: backend.name(),
+                bytes,
+            })
     }
 }
 
@@ -44,23 +53,45 @@ impl<'a> Buffer<'a> {
         // SAFETY: the memory outlives the buffer ('a); ggml only reads weight
         // buffers. The cast to *mut is required by the C signature.
         let raw = unsafe {
-            ggml_sys::ggml_backend_dev_buffer_from_host_ptr(device.raw(), mem.as_ptr() as *mut _, mem.len(), mem.len())
+            ggml_sys::ggml_backend_dev_buffer_from_host_ptr(
+                device.raw(),
+                mem.as_ptr() as *mut _,
+                mem.len(),
+                mem.len(),
+            )
         };
         NonNull::new(raw)
-            .map(|ptr| Buffer { ptr, _mem: PhantomData })
-            .ok_or_else(|| GgmlError::Alloc { device: device.name(), bytes: mem.len() })
+            .map(|ptr| Buffer {
+                ptr,
+                _mem: PhantomData,
+            })
+            .ok_or_else(|| GgmlError::Alloc {
+                device: device.name(),
+                bytes: mem.len(),
+            })
     }
 
     /// Places `tensor` at byte `offset` of this host-memory buffer.
     pub fn place(&self, tensor: Tensor<'_>, offset: usize) -> Result<(), GgmlError> {
         let size = self.size();
-        if offset.checked_add(tensor.nbytes()).is_none_or(|end| end > size) {
-            return Err(GgmlError::DataSize { name: tensor.name(), expected: tensor.nbytes(), got: size.saturating_sub(offset) });
+        if offset
+            .checked_add(tensor.nbytes())
+            .is_none_or(|end| end > size)
+        {
+            return Err(GgmlError::DataSize {
+                name: tensor.name(),
+                expected: tensor.nbytes(),
+                got: size.saturating_sub(offset),
+            });
         }
         // SAFETY: the range lies inside the buffer (checked above).
         let status = unsafe {
             let base = ggml_sys::ggml_backend_buffer_get_base(self.ptr.as_ptr()).cast::<u8>();
-            ggml_sys::ggml_backend_tensor_alloc(self.ptr.as_ptr(), tensor.raw(), base.add(offset).cast())
+            ggml_sys::ggml_backend_tensor_alloc(
+                self.ptr.as_ptr(),
+                tensor.raw(),
+                base.add(offset).cast(),
+            )
         };
         if status == ggml_sys::GGML_STATUS_SUCCESS {
             Ok(())
@@ -80,7 +111,10 @@ impl<'a> Buffer<'a> {
     pub fn mark_weights(&self) {
         // SAFETY: valid buffer.
         unsafe {
-            ggml_sys::ggml_backend_buffer_set_usage(self.ptr.as_ptr(), ggml_sys::GGML_BACKEND_BUFFER_USAGE_WEIGHTS)
+            ggml_sys::ggml_backend_buffer_set_usage(
+                self.ptr.as_ptr(),
+                ggml_sys::GGML_BACKEND_BUFFER_USAGE_WEIGHTS,
+            )
         }
     }
 }

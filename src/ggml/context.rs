@@ -23,10 +23,16 @@ impl Context {
         if graph_size > 0 {
             mem += unsafe { ggml_sys::ggml_graph_overhead_custom(graph_size, false) };
         }
-        let params = ggml_sys::ggml_init_params { mem_size: mem, mem_buffer: std::ptr::null_mut(), no_alloc: true };
+        let params = ggml_sys::ggml_init_params {
+            mem_size: mem,
+            mem_buffer: std::ptr::null_mut(),
+            no_alloc: true,
+        };
         // SAFETY: ggml_init copies the params; a null result is handled.
         let raw = unsafe { ggml_sys::ggml_init(params) };
-        NonNull::new(raw).map(|ptr| Context { ptr }).ok_or(GgmlError::ContextInit(mem))
+        NonNull::new(raw)
+            .map(|ptr| Context { ptr })
+            .ok_or(GgmlError::ContextInit(mem))
     }
 
     pub(crate) fn raw(&self) -> *mut ggml_sys::ggml_context {
@@ -47,7 +53,8 @@ impl Context {
     /// The first tensor of the context, for iteration with [`Tensor::next_in`].
     pub fn first_tensor(&self) -> Option<Tensor<'_>> {
         // SAFETY: the context is alive.
-        NonNull::new(unsafe { ggml_sys::ggml_get_first_tensor(self.raw()) }).map(|p| Tensor::from_raw(p.as_ptr()))
+        NonNull::new(unsafe { ggml_sys::ggml_get_first_tensor(self.raw()) })
+            .map(|p| Tensor::from_raw(p.as_ptr()))
     }
 }
 
@@ -70,7 +77,10 @@ impl<'ctx> Tensor<'ctx> {
         // ggml aborts instead of returning null for tensors; a null here is a
         // broken invariant of the C library.
         let ptr = NonNull::new(raw).expect("ggml returned a null tensor");
-        Tensor { ptr, _ctx: PhantomData }
+        Tensor {
+            ptr,
+            _ctx: PhantomData,
+        }
     }
 
     pub(crate) fn raw(self) -> *mut ggml_sys::ggml_tensor {
@@ -120,7 +130,9 @@ impl<'ctx> Tensor<'ctx> {
     /// The tensor's name.
     pub fn name(&self) -> String {
         // SAFETY: ggml keeps the name NUL-terminated within its 64 bytes.
-        unsafe { CStr::from_ptr(self.header().name.as_ptr()) }.to_string_lossy().into_owned()
+        unsafe { CStr::from_ptr(self.header().name.as_ptr()) }
+            .to_string_lossy()
+            .into_owned()
     }
 
     /// Whether the tensor has data placed (in a buffer).
@@ -153,7 +165,9 @@ impl<'ctx> Tensor<'ctx> {
     pub fn write(&self, data: &[u8]) -> Result<(), GgmlError> {
         self.check_size(data.len())?;
         // SAFETY: sizes match and the tensor is allocated (checked).
-        unsafe { ggml_sys::ggml_backend_tensor_set(self.raw(), data.as_ptr().cast(), 0, data.len()) };
+        unsafe {
+            ggml_sys::ggml_backend_tensor_set(self.raw(), data.as_ptr().cast(), 0, data.len())
+        };
         Ok(())
     }
 
@@ -168,21 +182,30 @@ impl<'ctx> Tensor<'ctx> {
         let mut out = vec![0u8; self.nbytes()];
         self.check_size(out.len())?;
         // SAFETY: the buffer has nbytes and the tensor is allocated.
-        unsafe { ggml_sys::ggml_backend_tensor_get(self.raw(), out.as_mut_ptr().cast(), 0, out.len()) };
+        unsafe {
+            ggml_sys::ggml_backend_tensor_get(self.raw(), out.as_mut_ptr().cast(), 0, out.len())
+        };
         Ok(out)
     }
 
     /// Reads an F32 tensor.
     pub fn read_f32(&self) -> Result<Vec<f32>, GgmlError> {
         let bytes = self.read()?;
-        Ok(bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
+        Ok(bytes
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect())
     }
 
     fn check_size(&self, got: usize) -> Result<(), GgmlError> {
         if got != self.nbytes() || !self.is_allocated() {
             return Err(GgmlError::DataSize {
                 name: self.name(),
-                expected: if self.is_allocated() { self.nbytes() } else { 0 },
+                expected: if self.is_allocated() {
+                    self.nbytes()
+                } else {
+                    0
+                },
                 got,
             });
         }

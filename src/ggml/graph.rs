@@ -18,7 +18,10 @@ impl Context {
         // SAFETY: the context is alive and sized for the graph.
         let raw = unsafe { ggml_sys::ggml_new_graph_custom(self.raw(), size, false) };
         let ptr = NonNull::new(raw).expect("ggml returned a null graph");
-        Graph { ptr, _ctx: PhantomData }
+        Graph {
+            ptr,
+            _ctx: PhantomData,
+        }
     }
 }
 

@@ -32,7 +32,9 @@ pub fn version() -> String {
         return String::from("unknown");
     }
     // SAFETY: non-null static string.
-    unsafe { std::ffi::CStr::from_ptr(p) }.to_string_lossy().into_owned()
+    unsafe { std::ffi::CStr::from_ptr(p) }
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// The git commit of the linked ggml library.
@@ -43,13 +45,20 @@ pub fn commit() -> String {
         return String::from("unknown");
     }
     // SAFETY: non-null static string.
-    unsafe { std::ffi::CStr::from_ptr(p) }.to_string_lossy().into_owned()
+    unsafe { std::ffi::CStr::from_ptr(p) }
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// ggml's own block size and type size for a type id, for cross-checks.
 pub fn type_traits(ty: GgmlType) -> (u64, u64) {
     // SAFETY: pure queries on a known type id.
-    unsafe { (ggml_sys::ggml_blck_size(ty.id()) as u64, ggml_sys::ggml_type_size(ty.id()) as u64) }
+    unsafe {
+        (
+            ggml_sys::ggml_blck_size(ty.id()) as u64,
+            ggml_sys::ggml_type_size(ty.id()) as u64,
+        )
+    }
 }
 
 #[cfg(test)]

@@ -9,23 +9,42 @@ use super::{GgmlError, GgmlType};
 /// Works for the plain float types (F32, F16, BF16) and for every quantized
 /// type that does not need an importance matrix (Q4_0 … Q8_0, the K quants,
 /// MXFP4). The checks here stand in front of ggml's aborting asserts.
-pub fn quantize_into(ty: GgmlType, src: &[f32], n_per_row: usize, dst: &mut [u8]) -> Result<usize, GgmlError> {
-    let err = |reason: String| GgmlError::Quantize { ty: ty.name().to_string(), reason };
+pub fn quantize_into(
+    ty: GgmlType,
+    src: &[f32],
+    n_per_row: usize,
+    dst: &mut [u8],
+) -> Result<usize, GgmlError> {
+    let err = |reason: String| GgmlError::Quantize {
+        ty: ty.name().to_string(),
+        reason,
+    };
     if n_per_row == 0 || src.len() % n_per_row != 0 {
-        return Err(err(format!("{} values are not whole rows of {n_per_row}", src.len())));
+        return Err(err(format!(
+            "{} values are not whole rows of {n_per_row}",
+            src.len()
+        )));
     }
-    let row_bytes = ty
-        .row_bytes(n_per_row as u64)
-        .ok_or_else(|| err(format!("row length {n_per_row} is not a multiple of the block size {}", ty.block_size())))?;
+    let row_bytes = ty.row_bytes(n_per_row as u64).ok_or_else(|| {
+        err(format!(
+            "row length {n_per_row} is not a multiple of the block size {}",
+            ty.block_size()
+        ))
+    })?;
     let nrows = src.len() / n_per_row;
     let need = (row_bytes as usize)
         .checked_mul(nrows)
         .ok_or_else(|| err("size overflows".to_string()))?;
     if dst.len() < need {
-        return Err(err(format!("output holds {} bytes, {need} needed", dst.len())));
+        return Err(err(format!(
+            "output holds {} bytes, {need} needed",
+            dst.len()
+        )));
     }
     if !quantizable(ty) {
-        return Err(err("this type is not produced by kchat's quantizer".to_string()));
+        return Err(err(
+            "this type is not produced by kchat's quantizer".to_string()
+        ));
     }
     if nrows == 0 {
         return Ok(0);
@@ -48,7 +67,11 @@ pub fn quantize_into(ty: GgmlType, src: &[f32], n_per_row: usize, dst: &mut [u8]
 
 /// Like [`quantize_into`], allocating the output.
 pub fn quantize(ty: GgmlType, src: &[f32], n_per_row: usize) -> Result<Vec<u8>, GgmlError> {
-    let rows = if n_per_row == 0 { 0 } else { src.len() / n_per_row };
+    let rows = if n_per_row == 0 {
+        0
+    } else {
+        src.len() / n_per_row
+    };
     let len = ty.row_bytes(n_per_row as u64).unwrap_or(0) as usize * rows;
     let mut out = vec![0u8; len];
     let n = quantize_into(ty, src, n_per_row, &mut out)?;
@@ -60,7 +83,19 @@ fn quantizable(ty: GgmlType) -> bool {
     use GgmlType::*;
     let supported = matches!(
         ty,
-        F32 | F16 | BF16 | Q4_0 | Q4_1 | Q5_0 | Q5_1 | Q8_0 | Q2_K | Q3_K | Q4_K | Q5_K | Q6_K | MXFP4
+        F32 | F16
+            | BF16
+            | Q4_0
+            | Q4_1
+            | Q5_0
+            | Q5_1
+            | Q8_0
+            | Q2_K
+            | Q3_K
+            | Q4_K
+            | Q5_K
+            | Q6_K
+            | MXFP4
     );
     // SAFETY: a pure query on a valid type id.
     supported && !unsafe { ggml_sys::ggml_quantize_requires_imatrix(ty.id()) }
@@ -71,7 +106,9 @@ mod tests {
     use super::*;
 
     fn ramp(n: usize) -> Vec<f32> {
-        (0..n).map(|i| ((i * 37 % 101) as f32 - 50.0) / 25.0).collect()
+        (0..n)
+            .map(|i| ((i * 37 % 101) as f32 - 50.0) / 25.0)
+            .collect()
     }
 
     #[test]
@@ -83,7 +120,11 @@ mod tests {
         let d = f16_to_f32(u16::from_le_bytes([q[0], q[1]]));
         for i in 0..32 {
             let v = d * f32::from(q[2 + i] as i8);
-            assert!((v - src[i]).abs() <= d * 0.51 + 1e-6, "elem {i}: {v} vs {}", src[i]);
+            assert!(
+                (v - src[i]).abs() <= d * 0.51 + 1e-6,
+                "elem {i}: {v} vs {}",
+                src[i]
+            );
         }
     }
 

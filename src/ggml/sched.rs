@@ -19,7 +19,11 @@ impl<'b> Scheduler<'b> {
     /// A scheduler over `backends` in priority order (the CPU backend must be
     /// last), for graphs of up to `graph_size` nodes. `op_offload` lets ggml
     /// run ops with host weights on the first (GPU) backend for large batches.
-    pub fn new(backends: &[&'b Backend], graph_size: usize, op_offload: bool) -> Result<Scheduler<'b>, GgmlError> {
+    pub fn new(
+        backends: &[&'b Backend],
+        graph_size: usize,
+        op_offload: bool,
+    ) -> Result<Scheduler<'b>, GgmlError> {
         let mut raw: Vec<ggml_sys::ggml_backend_t> = backends.iter().map(|b| b.raw()).collect();
         // SAFETY: `raw` holds live backends; null bufts = their defaults. ggml
         // copies the arrays.
@@ -33,7 +37,12 @@ impl<'b> Scheduler<'b> {
                 op_offload,
             )
         };
-        NonNull::new(ptr).map(|ptr| Scheduler { ptr, _backends: PhantomData }).ok_or(GgmlError::SchedAlloc)
+        NonNull::new(ptr)
+            .map(|ptr| Scheduler {
+                ptr,
+                _backends: PhantomData,
+            })
+            .ok_or(GgmlError::SchedAlloc)
     }
 
     /// Sizes the compute buffers for the worst case of `graph`, so later graphs
@@ -50,7 +59,13 @@ impl<'b> Scheduler<'b> {
     /// Pins `tensor` to `backend` (before allocation).
     pub fn set_tensor_backend(&mut self, tensor: Tensor<'_>, backend: &'b Backend) {
         // SAFETY: all alive.
-        unsafe { ggml_sys::ggml_backend_sched_set_tensor_backend(self.ptr.as_ptr(), tensor.raw(), backend.raw()) }
+        unsafe {
+            ggml_sys::ggml_backend_sched_set_tensor_backend(
+                self.ptr.as_ptr(),
+                tensor.raw(),
+                backend.raw(),
+            )
+        }
     }
 
     /// Assigns backends and allocates the graph's tensors, after which inputs
@@ -67,7 +82,8 @@ impl<'b> Scheduler<'b> {
     /// Runs an allocated graph to completion.
     pub fn compute(&mut self, graph: &mut Graph<'_>) -> Result<(), GgmlError> {
         // SAFETY: valid scheduler and allocated graph.
-        let status = unsafe { ggml_sys::ggml_backend_sched_graph_compute(self.ptr.as_ptr(), graph.raw()) };
+        let status =
+            unsafe { ggml_sys::ggml_backend_sched_graph_compute(self.ptr.as_ptr(), graph.raw()) };
         if status == ggml_sys::GGML_STATUS_SUCCESS {
             Ok(())
         } else {
@@ -85,7 +101,8 @@ impl<'b> Scheduler<'b> {
     /// Number of splits (backend switches) of the last allocated graph.
     pub fn n_splits(&self) -> usize {
         // SAFETY: valid scheduler.
-        usize::try_from(unsafe { ggml_sys::ggml_backend_sched_get_n_splits(self.ptr.as_ptr()) }).unwrap_or(0)
+        usize::try_from(unsafe { ggml_sys::ggml_backend_sched_get_n_splits(self.ptr.as_ptr()) })
+            .unwrap_or(0)
     }
 }
 

@@ -27,8 +27,12 @@ fn registry_has_a_cpu_device() {
 #[test]
 fn matmul_through_scheduler_matches_rust() {
     let (k, m, n) = (64usize, 8usize, 3usize);
-    let w: Vec<f32> = (0..k * m).map(|i| ((i * 7 % 13) as f32 - 6.0) / 8.0).collect();
-    let x: Vec<f32> = (0..k * n).map(|i| ((i * 5 % 11) as f32 - 5.0) / 4.0).collect();
+    let w: Vec<f32> = (0..k * m)
+        .map(|i| ((i * 7 % 13) as f32 - 6.0) / 8.0)
+        .collect();
+    let x: Vec<f32> = (0..k * n)
+        .map(|i| ((i * 5 % 11) as f32 - 5.0) / 4.0)
+        .collect();
     let b: Vec<f32> = (0..m).map(|i| i as f32 / 10.0).collect();
 
     let cpu = Device::cpu().expect("CPU device");
@@ -37,18 +41,32 @@ fn matmul_through_scheduler_matches_rust() {
 
     // Weights: a context of weight tensors placed in host memory we own.
     let weights_ctx = Context::new(2, 0).expect("ctx");
-    let tw = weights_ctx.new_tensor(GgmlType::F32, &[k as i64, m as i64]).set_name("w");
-    let tb = weights_ctx.new_tensor(GgmlType::F32, &[m as i64]).set_name("b");
-    let mut host: Vec<u8> = w.iter().chain(b.iter()).flat_map(|v| v.to_le_bytes()).collect();
+    let tw = weights_ctx
+        .new_tensor(GgmlType::F32, &[k as i64, m as i64])
+        .set_name("w");
+    let tb = weights_ctx
+        .new_tensor(GgmlType::F32, &[m as i64])
+        .set_name("b");
+    let mut host: Vec<u8> = w
+        .iter()
+        .chain(b.iter())
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
     host.resize(host.len() + 64, 0);
     let wbuf = Buffer::from_host_memory(cpu, &host).expect("host buffer");
     wbuf.place(tw, 0).expect("place w");
     wbuf.place(tb, k * m * 4).expect("place b");
-    assert!(wbuf.place(tb, host.len() - 4).is_err(), "out of range placement must fail");
+    assert!(
+        wbuf.place(tb, host.len() - 4).is_err(),
+        "out of range placement must fail"
+    );
 
     // Graph context: input and ops.
     let ctx = Context::new(8, 64).expect("ctx");
-    let tx = ctx.new_tensor(GgmlType::F32, &[k as i64, n as i64]).set_name("x").set_input();
+    let tx = ctx
+        .new_tensor(GgmlType::F32, &[k as i64, n as i64])
+        .set_name("x")
+        .set_input();
     let y = ctx.add(ctx.mul_mat(tw, tx), tb).set_name("y").set_output();
     let mut graph = ctx.new_graph(64);
     graph.build_forward(y);
