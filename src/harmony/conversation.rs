@@ -175,9 +175,10 @@ impl Conversation {
     /// before the *first* final message (its PR #96 fixes that); both agree on
     /// conversations where only the last turn is still open.
     pub fn rendered_messages(&self) -> impl Iterator<Item = &Message> {
-        let last_final = self.messages.iter().rposition(|m| {
-            m.author == Author::Assistant && m.channel == Some(Channel::Final)
-        });
+        let last_final = self
+            .messages
+            .iter()
+            .rposition(|m| m.author == Author::Assistant && m.channel == Some(Channel::Final));
         self.messages.iter().enumerate().filter_map(move |(i, m)| {
             let dropped = m.author == Author::Assistant
                 && m.channel == Some(Channel::Analysis)
@@ -209,11 +210,17 @@ mod tests {
             .with_message(Message::tool_call("bash", "{}"))
             .with_message(Message::tool_result("bash", "out"))
             .with_message(Message::analysis("a3"));
-        let kept: Vec<&str> = conv.rendered_messages().map(|m| m.content.as_str()).collect();
+        let kept: Vec<&str> = conv
+            .rendered_messages()
+            .map(|m| m.content.as_str())
+            .collect();
         assert_eq!(kept, ["q1", "f1", "q2", "a2", "{}", "out", "a3"]);
 
         let conv = conv.with_message(Message::final_answer("f2"));
-        let kept: Vec<&str> = conv.rendered_messages().map(|m| m.content.as_str()).collect();
+        let kept: Vec<&str> = conv
+            .rendered_messages()
+            .map(|m| m.content.as_str())
+            .collect();
         assert_eq!(kept, ["q1", "f1", "q2", "{}", "out", "f2"]);
     }
 }

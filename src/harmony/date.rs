@@ -142,8 +142,11 @@ impl FromStr for YearMonth {
         let Some((y, m)) = s.trim().split_once('-') else {
             return Err(bad());
         };
-        YearMonth::new(number(y, 4).ok_or_else(bad)?, number(m, 2).ok_or_else(bad)? as u8)
-            .ok_or_else(bad)
+        YearMonth::new(
+            number(y, 4).ok_or_else(bad)?,
+            number(m, 2).ok_or_else(bad)? as u8,
+        )
+        .ok_or_else(bad)
     }
 }
 
@@ -229,9 +232,18 @@ mod tests {
 
     #[test]
     fn civil_from_days() {
-        assert_eq!(CalendarDate::from_days_since_epoch(0).to_string(), "1970-01-01");
-        assert_eq!(CalendarDate::from_days_since_epoch(11_017).to_string(), "2000-03-01");
-        assert_eq!(CalendarDate::from_days_since_epoch(20_267).to_string(), "2025-06-28");
+        assert_eq!(
+            CalendarDate::from_days_since_epoch(0).to_string(),
+            "1970-01-01"
+        );
+        assert_eq!(
+            CalendarDate::from_days_since_epoch(11_017).to_string(),
+            "2000-03-01"
+        );
+        assert_eq!(
+            CalendarDate::from_days_since_epoch(20_267).to_string(),
+            "2025-06-28"
+        );
         assert!(CalendarDate::today_utc().year() >= 2025);
     }
 }

@@ -152,7 +152,10 @@ pub(crate) fn parse_header(
                 }
                 Err(_) if end == HeaderEnd::Complete && !w.starts_with("to=") => {
                     i = 1;
-                    Author::Tool(w.parse().unwrap_or_else(|_| Recipient::Other(w.to_string())))
+                    Author::Tool(
+                        w.parse()
+                            .unwrap_or_else(|_| Recipient::Other(w.to_string())),
+                    )
                 }
                 Err(_) => {
                     warnings.push(ParseWarning::MissingRole);
@@ -262,7 +265,10 @@ mod tests {
         b
     }
 
-    fn parse(parts: &[Result<&str, SpecialToken>], role: Option<Role>) -> (Header, Vec<ParseWarning>) {
+    fn parse(
+        parts: &[Result<&str, SpecialToken>],
+        role: Option<Role>,
+    ) -> (Header, Vec<ParseWarning>) {
         let mut w = Vec::new();
         let (h, content) = parse_header(&mut buf(parts), role, HeaderEnd::Complete, &mut w);
         assert_eq!(content, "");
@@ -280,20 +286,52 @@ mod tests {
             channel: Some(Channel::Commentary),
             content_type: Some(ContentType::json()),
         };
-        let (a, wa) = parse(&[Ok("assistant to=functions.bash"), Err(CH), Ok("commentary "), Err(CO), Ok("json")], None);
-        let (b, wb) = parse(&[Ok("assistant"), Err(CH), Ok("commentary to=functions.bash "), Err(CO), Ok("json")], None);
-        let (c, wc) = parse(&[Err(CH), Ok("commentary to=functions.bash"), Err(CO), Ok("json")], Some(Role::Assistant));
+        let (a, wa) = parse(
+            &[
+                Ok("assistant to=functions.bash"),
+                Err(CH),
+                Ok("commentary "),
+                Err(CO),
+                Ok("json"),
+            ],
+            None,
+        );
+        let (b, wb) = parse(
+            &[
+                Ok("assistant"),
+                Err(CH),
+                Ok("commentary to=functions.bash "),
+                Err(CO),
+                Ok("json"),
+            ],
+            None,
+        );
+        let (c, wc) = parse(
+            &[
+                Err(CH),
+                Ok("commentary to=functions.bash"),
+                Err(CO),
+                Ok("json"),
+            ],
+            Some(Role::Assistant),
+        );
         assert_eq!((a, b, c.clone()), (want.clone(), want.clone(), want));
         assert!(wa.is_empty() && wb.is_empty() && wc.is_empty());
     }
 
     #[test]
     fn tool_author_and_bare_words() {
-        let (h, w) = parse(&[Ok("functions.bash to=assistant"), Err(CH), Ok("commentary")], None);
+        let (h, w) = parse(
+            &[Ok("functions.bash to=assistant"), Err(CH), Ok("commentary")],
+            None,
+        );
         assert_eq!(h.author, Author::Tool(Recipient::function("bash")));
         assert_eq!(h.recipient, Some(Recipient::Assistant));
         assert!(w.is_empty());
-        let (h, _) = parse(&[Ok(" to=functions.x"), Err(CH), Ok("commentary json")], Some(Role::Assistant));
+        let (h, _) = parse(
+            &[Ok(" to=functions.x"), Err(CH), Ok("commentary json")],
+            Some(Role::Assistant),
+        );
         assert_eq!(h.content_type, Some(ContentType::Plain("json".into())));
         assert_eq!(h.recipient, Some(Recipient::function("x")));
         let (h, w) = parse(&[Ok("assistant a b c")], None);

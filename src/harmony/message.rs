@@ -392,7 +392,10 @@ mod tests {
     fn constructors_build_the_documented_headers() {
         let call = Message::tool_call("bash", r#"{"command":"ls"}"#);
         assert!(call.is_tool_call());
-        assert_eq!(call.content_type.as_ref().map(|c| c.to_string()).as_deref(), Some("<|constrain|>json"));
+        assert_eq!(
+            call.content_type.as_ref().map(|c| c.to_string()).as_deref(),
+            Some("<|constrain|>json")
+        );
         let result = Message::tool_result("bash", "a.txt");
         assert_eq!(result.author.to_string(), "functions.bash");
         assert_eq!(result.author.role(), Role::Tool);

@@ -189,7 +189,10 @@ impl<T: TokenBytes> StreamParser<T> {
                     pending: Vec::new(),
                 }
             }
-            (State::Header(mut buf), Some(t @ (SpecialToken::Channel | SpecialToken::Constrain))) => {
+            (
+                State::Header(mut buf),
+                Some(t @ (SpecialToken::Channel | SpecialToken::Constrain)),
+            ) => {
                 buf.push_mark(t);
                 State::Header(buf)
             }

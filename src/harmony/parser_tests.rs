@@ -27,7 +27,10 @@ fn run(mut parser: StreamParser<Tiktoken<'static>>, tokens: &[u32]) -> Vec<Parse
 }
 
 fn completion(tokens: &[u32]) -> Vec<ParseEvent> {
-    run(StreamParser::for_completion(vocab(), Role::Assistant), tokens)
+    run(
+        StreamParser::for_completion(vocab(), Role::Assistant),
+        tokens,
+    )
 }
 
 fn warnings(events: &[ParseEvent]) -> Vec<ParseWarning> {
@@ -77,7 +80,13 @@ use SpecialToken::{Call, Channel as Ch, Constrain, End, EndOfText, Message as Ms
 
 #[test]
 fn final_answer_after_completion_prompt() {
-    let events = completion(&stream(&[Err(Ch), Ok("final"), Err(Msg), Ok("Hello, world!"), Err(Return)]));
+    let events = completion(&stream(&[
+        Err(Ch),
+        Ok("final"),
+        Err(Msg),
+        Ok("Hello, world!"),
+        Err(Return),
+    ]));
     check_well_nested(&events);
     assert!(warnings(&events).is_empty());
     assert_eq!(
@@ -89,7 +98,10 @@ fn final_answer_after_completion_prompt() {
             content_type: None,
         }))
     );
-    assert_eq!(ends(&events), [(Message::final_answer("Hello, world!"), StopReason::Return)]);
+    assert_eq!(
+        ends(&events),
+        [(Message::final_answer("Hello, world!"), StopReason::Return)]
+    );
     assert!(StopReason::Return.ends_turn() && StopReason::Call.ends_turn());
     assert!(!StopReason::End.ends_turn());
 }
@@ -98,10 +110,29 @@ fn final_answer_after_completion_prompt() {
 fn analysis_then_tool_call_both_recipient_positions() {
     let call = Message::tool_call("bash", r#"{"command":"ls"}"#);
     for parts in [
-        vec![Ok(" to=functions.bash"), Err(Ch), Ok("commentary "), Err(Constrain), Ok("json")],
-        vec![Err(Ch), Ok("commentary to=functions.bash "), Err(Constrain), Ok("json")],
+        vec![
+            Ok(" to=functions.bash"),
+            Err(Ch),
+            Ok("commentary "),
+            Err(Constrain),
+            Ok("json"),
+        ],
+        vec![
+            Err(Ch),
+            Ok("commentary to=functions.bash "),
+            Err(Constrain),
+            Ok("json"),
+        ],
     ] {
-        let mut all = vec![Err(Ch), Ok("analysis"), Err(Msg), Ok("Need ls."), Err(End), Err(Start), Ok("assistant")];
+        let mut all = vec![
+            Err(Ch),
+            Ok("analysis"),
+            Err(Msg),
+            Ok("Need ls."),
+            Err(End),
+            Err(Start),
+            Ok("assistant"),
+        ];
         all.extend(parts);
         all.extend([Err(Msg), Ok(r#"{"command":"ls"}"#), Err(Call)]);
         let events = completion(&stream(&all));
@@ -109,7 +140,10 @@ fn analysis_then_tool_call_both_recipient_positions() {
         assert!(warnings(&events).is_empty(), "{events:?}");
         assert_eq!(
             ends(&events),
-            [(Message::analysis("Need ls."), StopReason::End), (call.clone(), StopReason::Call)]
+            [
+                (Message::analysis("Need ls."), StopReason::End),
+                (call.clone(), StopReason::Call)
+            ]
         );
     }
 }
@@ -117,13 +151,25 @@ fn analysis_then_tool_call_both_recipient_positions() {
 #[test]
 fn whole_stream_with_tool_result() {
     let tokens = stream(&[
-        Err(Start), Ok("functions.bash"), Ok(" to=assistant"), Err(Ch), Ok("commentary"), Err(Msg),
-        Ok("a.txt\nb.txt"), Err(End),
+        Err(Start),
+        Ok("functions.bash"),
+        Ok(" to=assistant"),
+        Err(Ch),
+        Ok("commentary"),
+        Err(Msg),
+        Ok("a.txt\nb.txt"),
+        Err(End),
     ]);
     let events = run(StreamParser::new(vocab()), &tokens);
     check_well_nested(&events);
     assert!(warnings(&events).is_empty());
-    assert_eq!(ends(&events), [(Message::tool_result("bash", "a.txt\nb.txt"), StopReason::End)]);
+    assert_eq!(
+        ends(&events),
+        [(
+            Message::tool_result("bash", "a.txt\nb.txt"),
+            StopReason::End
+        )]
+    );
 }
 
 #[test]
@@ -134,7 +180,10 @@ fn deltas_never_split_a_character() {
     let split_somewhere = ids
         .iter()
         .any(|&id| std::str::from_utf8(&v.token_bytes(id).unwrap_or_default()).is_err());
-    assert!(split_somewhere, "the test text must have a character split across tokens");
+    assert!(
+        split_somewhere,
+        "the test text must have a character split across tokens"
+    );
     let mut tokens = stream(&[Err(Ch), Ok("final"), Err(Msg)]);
     tokens.extend(&ids);
     tokens.push(Return.id());
@@ -166,18 +215,40 @@ fn invalid_bytes_become_replacement_characters() {
 
 #[test]
 fn unknown_channel_is_plain_text_with_warning() {
-    let events = completion(&stream(&[Err(Ch), Ok("thoughts"), Err(Msg), Ok("hmm"), Err(End)]));
+    let events = completion(&stream(&[
+        Err(Ch),
+        Ok("thoughts"),
+        Err(Msg),
+        Ok("hmm"),
+        Err(End),
+    ]));
     check_well_nested(&events);
-    assert_eq!(warnings(&events), [ParseWarning::UnknownChannel("thoughts".into())]);
-    assert_eq!(ends(&events), [(Message::new(Author::Assistant, "hmm"), StopReason::End)]);
+    assert_eq!(
+        warnings(&events),
+        [ParseWarning::UnknownChannel("thoughts".into())]
+    );
+    assert_eq!(
+        ends(&events),
+        [(Message::new(Author::Assistant, "hmm"), StopReason::End)]
+    );
 }
 
 #[test]
 fn missing_message_token_keeps_the_text() {
-    let events = completion(&stream(&[Err(Ch), Ok("final Hello there,\nfriend."), Err(Return)]));
+    let events = completion(&stream(&[
+        Err(Ch),
+        Ok("final Hello there,\nfriend."),
+        Err(Return),
+    ]));
     check_well_nested(&events);
     assert_eq!(warnings(&events), [ParseWarning::MissingMessageToken]);
-    assert_eq!(ends(&events), [(Message::final_answer("Hello there,\nfriend."), StopReason::Return)]);
+    assert_eq!(
+        ends(&events),
+        [(
+            Message::final_answer("Hello there,\nfriend."),
+            StopReason::Return
+        )]
+    );
 }
 
 #[test]
@@ -189,21 +260,42 @@ fn overlong_header_turns_into_streamed_content() {
         events.extend(parser.push(t));
     }
     // Content is flowing before any end token arrives.
-    assert!(events.iter().any(|e| matches!(e, ParseEvent::ContentDelta(_))));
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, ParseEvent::ContentDelta(_))));
     events.extend(parser.push(End.id()));
     events.extend(parser.finish());
     check_well_nested(&events);
     assert_eq!(warnings(&events), [ParseWarning::MissingMessageToken]);
-    assert_eq!(ends(&events), [(Message::final_answer(long.clone()), StopReason::End)]);
+    assert_eq!(
+        ends(&events),
+        [(Message::final_answer(long.clone()), StopReason::End)]
+    );
 }
 
 #[test]
 fn text_after_the_stop_is_kept() {
-    let events = completion(&stream(&[Err(Ch), Ok("final"), Err(Msg), Ok("Done."), Err(Return), Ok("and more")]));
+    let events = completion(&stream(&[
+        Err(Ch),
+        Ok("final"),
+        Err(Msg),
+        Ok("Done."),
+        Err(Return),
+        Ok("and more"),
+    ]));
     check_well_nested(&events);
-    assert_eq!(warnings(&events), [ParseWarning::TextOutsideMessage, ParseWarning::CutOff]);
+    assert_eq!(
+        warnings(&events),
+        [ParseWarning::TextOutsideMessage, ParseWarning::CutOff]
+    );
     let ends = ends(&events);
-    assert_eq!(ends[1], (Message::new(Author::Assistant, "and more"), StopReason::Unterminated));
+    assert_eq!(
+        ends[1],
+        (
+            Message::new(Author::Assistant, "and more"),
+            StopReason::Unterminated
+        )
+    );
 }
 
 #[test]
@@ -211,12 +303,21 @@ fn stream_cut_mid_message_and_mid_header() {
     let events = completion(&stream(&[Err(Ch), Ok("final"), Err(Msg), Ok("Hel")]));
     check_well_nested(&events);
     assert_eq!(warnings(&events), [ParseWarning::CutOff]);
-    assert_eq!(ends(&events), [(Message::final_answer("Hel"), StopReason::Unterminated)]);
+    assert_eq!(
+        ends(&events),
+        [(Message::final_answer("Hel"), StopReason::Unterminated)]
+    );
 
     let events = completion(&stream(&[Err(Ch), Ok("analysis")]));
     check_well_nested(&events);
-    assert_eq!(warnings(&events), [ParseWarning::CutOff, ParseWarning::MissingMessageToken]);
-    assert_eq!(ends(&events), [(Message::analysis(""), StopReason::Unterminated)]);
+    assert_eq!(
+        warnings(&events),
+        [ParseWarning::CutOff, ParseWarning::MissingMessageToken]
+    );
+    assert_eq!(
+        ends(&events),
+        [(Message::analysis(""), StopReason::Unterminated)]
+    );
 
     // Nothing generated at all: nothing to report.
     assert!(completion(&[]).is_empty());
@@ -225,8 +326,17 @@ fn stream_cut_mid_message_and_mid_header() {
 #[test]
 fn start_inside_content_closes_the_message() {
     let events = completion(&stream(&[
-        Err(Ch), Ok("analysis"), Err(Msg), Ok("think"), Err(Start), Ok("assistant"), Err(Ch), Ok("final"),
-        Err(Msg), Ok("ok"), Err(Return),
+        Err(Ch),
+        Ok("analysis"),
+        Err(Msg),
+        Ok("think"),
+        Err(Start),
+        Ok("assistant"),
+        Err(Ch),
+        Ok("final"),
+        Err(Msg),
+        Ok("ok"),
+        Err(Return),
     ]));
     check_well_nested(&events);
     assert_eq!(warnings(&events), [ParseWarning::MissingEndToken]);
@@ -242,7 +352,14 @@ fn start_inside_content_closes_the_message() {
 #[test]
 fn stray_and_unknown_tokens_are_skipped() {
     let mut tokens = vec![End.id(), Start.id()];
-    tokens.extend(stream(&[Ok("assistant"), Err(EndOfText), Err(Ch), Ok("final"), Err(Msg), Ok("a")]));
+    tokens.extend(stream(&[
+        Ok("assistant"),
+        Err(EndOfText),
+        Err(Ch),
+        Ok("final"),
+        Err(Msg),
+        Ok("a"),
+    ]));
     tokens.extend([Ch.id(), 200_013, 999_999]);
     tokens.extend(stream(&[Ok("b"), Err(End)]));
     let events = run(StreamParser::new(vocab()), &tokens);
@@ -257,15 +374,24 @@ fn stray_and_unknown_tokens_are_skipped() {
             ParseWarning::UnknownToken(999_999),
         ]
     );
-    assert_eq!(ends(&events), [(Message::final_answer("ab"), StopReason::End)]);
+    assert_eq!(
+        ends(&events),
+        [(Message::final_answer("ab"), StopReason::End)]
+    );
 }
 
 #[test]
 fn header_without_role() {
-    let events = run(StreamParser::new(vocab()), &stream(&[Err(Start), Err(Msg), Ok("x"), Err(End)]));
+    let events = run(
+        StreamParser::new(vocab()),
+        &stream(&[Err(Start), Err(Msg), Ok("x"), Err(End)]),
+    );
     check_well_nested(&events);
     assert_eq!(warnings(&events), [ParseWarning::MissingRole]);
-    assert_eq!(ends(&events), [(Message::new(Author::Assistant, "x"), StopReason::End)]);
+    assert_eq!(
+        ends(&events),
+        [(Message::new(Author::Assistant, "x"), StopReason::End)]
+    );
 }
 
 #[test]
@@ -288,7 +414,17 @@ fn parse_completion_collects_messages_and_warnings() {
 fn random_streams_never_panic() {
     let v = vocab();
     let mut alphabet: Vec<u32> = SpecialToken::ALL.iter().map(|t| t.id()).collect();
-    for w in ["assistant", " to=functions.x", "final", "analysis", "commentary", " json", "\n", " hi", "🙂"] {
+    for w in [
+        "assistant",
+        " to=functions.x",
+        "final",
+        "analysis",
+        "commentary",
+        " json",
+        "\n",
+        " hi",
+        "🙂",
+    ] {
         alphabet.extend(v.encode_ordinary(w));
     }
     alphabet.extend([200_013, 300_000]);
@@ -303,7 +439,10 @@ fn random_streams_never_panic() {
                 alphabet[(seed >> 33) as usize % alphabet.len()]
             })
             .collect();
-        for parser in [StreamParser::new(v), StreamParser::for_completion(v, Role::Assistant)] {
+        for parser in [
+            StreamParser::new(v),
+            StreamParser::for_completion(v, Role::Assistant),
+        ] {
             check_well_nested(&run(parser, &tokens));
         }
     }

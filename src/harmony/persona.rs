@@ -87,7 +87,11 @@ impl FromStr for Persona {
             .map(str::to_ascii_lowercase)
             .collect();
         let key = words.join("_");
-        let key = if key == "neutral" { "true_neutral" } else { &key };
+        let key = if key == "neutral" {
+            "true_neutral"
+        } else {
+            &key
+        };
         Persona::ALL
             .into_iter()
             .find(|p| p.as_str() == key)

@@ -95,7 +95,10 @@ fn one_of_union(variants: &[Value], indent: &str) -> String {
 
 /// A union variant's type, with `| null` added for `nullable`.
 fn variant_type(variant: &Value, indent: &str) -> String {
-    with_nullable(variant, schema_to_typescript(variant, &format!("{indent}   ")))
+    with_nullable(
+        variant,
+        schema_to_typescript(variant, &format!("{indent}   ")),
+    )
 }
 
 fn with_nullable(schema: &Value, ty: String) -> String {
@@ -188,7 +191,10 @@ fn one_of_property(
         _ => false,
     };
     if let Some(default) = prop.get("default") {
-        out.push_str(&format!("{indent}// default: {}\n", default_text(prop, default)));
+        out.push_str(&format!(
+            "{indent}// default: {}\n",
+            default_text(prop, default)
+        ));
     }
     out.push_str(&format!("{indent}{key}{optional}:\n"));
     for (i, variant) in variants.iter().enumerate() {
