@@ -3,6 +3,8 @@
 //!
 //! This is the only module of kchat that contains `unsafe` code.
 
+pub mod mmap;
 pub mod types;
 
+pub use mmap::MappedFile;
 pub use types::GgmlType;
