@@ -148,6 +148,23 @@ impl GgufValue {
         }
     }
 
+    /// The value as a wide signed integer, if it is an integer of any width
+    /// (bools and floats are not integers).
+    pub fn as_i128(&self) -> Option<i128> {
+        use GgufValue::*;
+        match *self {
+            U8(v) => Some(v.into()),
+            U16(v) => Some(v.into()),
+            U32(v) => Some(v.into()),
+            U64(v) => Some(v.into()),
+            I8(v) => Some(v.into()),
+            I16(v) => Some(v.into()),
+            I32(v) => Some(v.into()),
+            I64(v) => Some(v.into()),
+            _ => None,
+        }
+    }
+
     /// The value as a float, if it is a float or an integer.
     pub fn as_f64(&self) -> Option<f64> {
         use GgufValue::*;
