@@ -24,7 +24,10 @@ impl Drop for Gguf {
 
 fn open(path: &Path) -> Gguf {
     let c = CString::new(path.to_str().expect("utf-8")).expect("no NUL");
-    let params = ll::gguf_init_params { no_alloc: true, ctx: std::ptr::null_mut() };
+    let params = ll::gguf_init_params {
+        no_alloc: true,
+        ctx: std::ptr::null_mut(),
+    };
     // SAFETY: valid path and params.
     let ctx = unsafe { ll::gguf_init_from_file(c.as_ptr(), params) };
     assert!(!ctx.is_null(), "ggml refused {}", path.display());
@@ -36,7 +39,11 @@ impl Gguf {
         // SAFETY: indices below gguf_get_n_kv; ggml returns NUL-terminated keys.
         unsafe {
             (0..ll::gguf_get_n_kv(self.0))
-                .map(|i| CStr::from_ptr(ll::gguf_get_key(self.0, i)).to_string_lossy().into_owned())
+                .map(|i| {
+                    CStr::from_ptr(ll::gguf_get_key(self.0, i))
+                        .to_string_lossy()
+                        .into_owned()
+                })
                 .collect()
         }
     }
@@ -57,9 +64,12 @@ impl Gguf {
         unsafe {
             let ty = ll::gguf_get_kv_type(self.0, id) as u32;
             if GgufType::from_tag(ty) == Some(GgufType::Array) {
-                let ety = GgufType::from_tag(ll::gguf_get_arr_type(self.0, id) as u32).expect("known type");
+                let ety = GgufType::from_tag(ll::gguf_get_arr_type(self.0, id) as u32)
+                    .expect("known type");
                 let n = ll::gguf_get_arr_n(self.0, id);
-                let items = if ety == GgufType::String {
+                let items = if n == 0 {
+                    Vec::new()
+                } else if ety == GgufType::String {
                     (0..n)
                         .map(|i| {
                             let s = CStr::from_ptr(ll::gguf_get_arr_str(self.0, id, i));
@@ -76,7 +86,11 @@ impl Gguf {
             }
             let ty = GgufType::from_tag(ty).expect("known type");
             if ty == GgufType::String {
-                return GgufValue::String(CStr::from_ptr(ll::gguf_get_val_str(self.0, id)).to_string_lossy().into_owned());
+                return GgufValue::String(
+                    CStr::from_ptr(ll::gguf_get_val_str(self.0, id))
+                        .to_string_lossy()
+                        .into_owned(),
+                );
             }
             let size = ty.scalar_size().expect("scalar") as usize;
             let data = ll::gguf_get_val_data(self.0, id).cast::<u8>();
@@ -90,7 +104,9 @@ impl Gguf {
             let base = ll::gguf_get_data_offset(self.0);
             (0..ll::gguf_get_n_tensors(self.0))
                 .map(|i| {
-                    let name = CStr::from_ptr(ll::gguf_get_tensor_name(self.0, i)).to_string_lossy().into_owned();
+                    let name = CStr::from_ptr(ll::gguf_get_tensor_name(self.0, i))
+                        .to_string_lossy()
+                        .into_owned();
                     let ty = ll::gguf_get_tensor_type(self.0, i) as u32;
                     (name, ty, base + ll::gguf_get_tensor_offset(self.0, i))
                 })
@@ -137,14 +153,38 @@ fn every_type() -> Vec<(String, GgufValue)> {
         ("t.u64".into(), V::U64(u64::MAX - 1)),
         ("t.i64".into(), V::I64(i64::MIN + 1)),
         ("t.f64".into(), V::F64(-2.25)),
-        ("a.u8".into(), arr(GgufType::U8, vec![V::U8(1), V::U8(2), V::U8(3)])),
-        ("a.i16".into(), arr(GgufType::I16, vec![V::I16(-1), V::I16(2)])),
-        ("a.i32".into(), arr(GgufType::I32, vec![V::I32(1), V::I32(3), V::I32(-5)])),
-        ("a.f32".into(), arr(GgufType::F32, vec![V::F32(0.5), V::F32(-1.0)])),
-        ("a.bool".into(), arr(GgufType::Bool, vec![V::Bool(false), V::Bool(true)])),
+        (
+            "a.u8".into(),
+            arr(GgufType::U8, vec![V::U8(1), V::U8(2), V::U8(3)]),
+        ),
+        (
+            "a.i16".into(),
+            arr(GgufType::I16, vec![V::I16(-1), V::I16(2)]),
+        ),
+        (
+            "a.i32".into(),
+            arr(GgufType::I32, vec![V::I32(1), V::I32(3), V::I32(-5)]),
+        ),
+        (
+            "a.f32".into(),
+            arr(GgufType::F32, vec![V::F32(0.5), V::F32(-1.0)]),
+        ),
+        (
+            "a.bool".into(),
+            arr(GgufType::Bool, vec![V::Bool(false), V::Bool(true)]),
+        ),
         ("a.u64".into(), arr(GgufType::U64, vec![V::U64(1 << 40)])),
-        ("a.f64".into(), arr(GgufType::F64, vec![V::F64(3.0), V::F64(4.5)])),
-        ("a.string".into(), arr(GgufType::String, vec![V::String("a b".into()), V::String(String::new())])),
+        (
+            "a.f64".into(),
+            arr(GgufType::F64, vec![V::F64(3.0), V::F64(4.5)]),
+        ),
+        (
+            "a.string".into(),
+            arr(
+                GgufType::String,
+                vec![V::String("a b".into()), V::String(String::new())],
+            ),
+        ),
         ("a.empty".into(), arr(GgufType::U32, vec![])),
         ("general.alignment".into(), V::U32(64)),
     ]
@@ -163,7 +203,11 @@ fn ggml_reads_every_value_type_and_the_tensor_data() {
     let mut w = GgufWriter::create(&path, &meta, tensors.clone()).expect("create");
     let data: Vec<Vec<u8>> = tensors
         .iter()
-        .map(|t| (0..t.n_bytes().expect("size")).map(|i| (i * 7 + t.name.len() as u64) as u8).collect())
+        .map(|t| {
+            (0..t.n_bytes().expect("size"))
+                .map(|i| (i * 7 + t.name.len() as u64) as u8)
+                .collect()
+        })
         .collect();
     for (t, d) in tensors.iter().zip(&data) {
         // In uneven pieces, to exercise streaming.
@@ -177,7 +221,10 @@ fn ggml_reads_every_value_type_and_the_tensor_data() {
     assert_eq!(bytes.len() as u64, size);
 
     let g = open(&path);
-    assert_eq!(g.keys(), meta.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>());
+    assert_eq!(
+        g.keys(),
+        meta.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>()
+    );
     for (k, v) in &meta {
         assert_eq!(&g.value(k), v, "key {k}");
     }
@@ -195,20 +242,40 @@ fn ggml_reads_every_value_type_and_the_tensor_data() {
 fn ggml_reads_each_shard_of_a_split_model() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("m.gguf");
-    let meta = vec![("general.architecture".to_string(), GgufValue::String("gpt-oss".into()))];
-    let tensors: Vec<TensorSpec> =
-        (0..7).map(|i| TensorSpec::new(format!("t{i}"), GgmlType::F32, &[8 * (i % 3 + 1)])).collect();
+    let meta = vec![(
+        "general.architecture".to_string(),
+        GgufValue::String("gpt-oss".into()),
+    )];
+    let tensors: Vec<TensorSpec> = (0..7)
+        .map(|i| TensorSpec::new(format!("t{i}"), GgmlType::F32, &[8 * (i % 3 + 1)]))
+        .collect();
     let mut w = GgufSplitWriter::create(&out, 3, meta, tensors.clone()).expect("create");
     let paths = w.paths().to_vec();
     for t in &tensors {
-        assert_eq!(w.next_tensor().map(|n| n.name.clone()), Some(t.name.clone()));
-        w.write_tensor(&t.name, &vec![1u8; t.n_bytes().expect("size") as usize]).expect("write");
+        assert_eq!(
+            w.next_tensor().map(|n| n.name.clone()),
+            Some(t.name.clone())
+        );
+        w.write_tensor(&t.name, &vec![1u8; t.n_bytes().expect("size") as usize])
+            .expect("write");
     }
     let files = w.finish().expect("finish");
-    assert_eq!(files.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>(), paths);
-    let names: Vec<String> =
-        paths.iter().map(|p| p.file_name().expect("name").to_string_lossy().into_owned()).collect();
-    assert_eq!(names, ["m-00001-of-00003.gguf", "m-00002-of-00003.gguf", "m-00003-of-00003.gguf"]);
+    assert_eq!(
+        files.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>(),
+        paths
+    );
+    let names: Vec<String> = paths
+        .iter()
+        .map(|p| p.file_name().expect("name").to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "m-00001-of-00003.gguf",
+            "m-00002-of-00003.gguf",
+            "m-00003-of-00003.gguf"
+        ]
+    );
 
     let mut all = Vec::new();
     for (k, (p, size)) in files.iter().enumerate() {
@@ -219,7 +286,11 @@ fn ggml_reads_each_shard_of_a_split_model() {
             assert_eq!(keys[0], "general.architecture");
             assert_eq!(keys.len(), 4);
         } else {
-            assert_eq!(keys.len(), 3, "shard {k} holds only the split keys: {keys:?}");
+            assert_eq!(
+                keys.len(),
+                3,
+                "shard {k} holds only the split keys: {keys:?}"
+            );
         }
         assert_eq!(g.value(SPLIT_NO_KEY), GgufValue::U16(k as u16));
         assert_eq!(g.value(SPLIT_COUNT_KEY), GgufValue::U16(3));
@@ -228,23 +299,48 @@ fn ggml_reads_each_shard_of_a_split_model() {
         assert!(!t.is_empty(), "shard {k} has a tensor");
         all.extend(t.into_iter().map(|(n, _, _)| n));
     }
-    assert_eq!(all, tensors.iter().map(|t| t.name.clone()).collect::<Vec<_>>(), "order is kept");
+    assert_eq!(
+        all,
+        tensors.iter().map(|t| t.name.clone()).collect::<Vec<_>>(),
+        "order is kept"
+    );
 }
 
 #[test]
 fn an_unfinished_split_model_leaves_no_files() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("m.gguf");
-    let tensors: Vec<TensorSpec> = (0..4).map(|i| TensorSpec::new(format!("t{i}"), GgmlType::I8, &[4])).collect();
+    let tensors: Vec<TensorSpec> = (0..4)
+        .map(|i| TensorSpec::new(format!("t{i}"), GgmlType::I8, &[4]))
+        .collect();
     let mut w = GgufSplitWriter::create(&out, 2, vec![], tensors).expect("create");
     for _ in 0..3 {
         w.write(&[0u8; 4]).expect("write");
     }
-    assert_eq!(std::fs::read_dir(dir.path()).expect("list").count(), 2, "both shards exist by now");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).expect("list").count(),
+        2,
+        "both shards exist by now"
+    );
     let e = w.finish().expect_err("one tensor missing");
-    assert!(e.to_string().contains("m-00002-of-00002.gguf") && e.to_string().contains("\"t3\""), "{e}");
-    assert_eq!(std::fs::read_dir(dir.path()).expect("list").count(), 0, "partial output removed");
+    assert!(
+        e.to_string().contains("m-00002-of-00002.gguf") && e.to_string().contains("\"t3\""),
+        "{e}"
+    );
+    assert_eq!(
+        std::fs::read_dir(dir.path()).expect("list").count(),
+        0,
+        "partial output removed"
+    );
 
-    let w = GgufSplitWriter::create(&out, 5, vec![], vec![TensorSpec::new("a", GgmlType::I8, &[1])]);
-    assert!(w.expect_err("too many shards").to_string().contains("only 1 tensors"));
+    let w = GgufSplitWriter::create(
+        &out,
+        5,
+        vec![],
+        vec![TensorSpec::new("a", GgmlType::I8, &[1])],
+    );
+    assert!(w
+        .expect_err("too many shards")
+        .to_string()
+        .contains("only 1 tensors"));
 }

@@ -6,15 +6,20 @@
 //! The `small` preset is checked by hand with
 //! `cargo test --release --test oracle_libllama -- --ignored` (4.8 GB on disk).
 
-use std::ffi::{c_char, CStr, CString};
+use std::ffi::{c_char, c_void, CStr, CString};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Once;
 
 use llama_cpp_sys_2 as ll;
 
 fn mkmodel(args: &[&str]) {
-    let out = Command::new(env!("CARGO_BIN_EXE_kchat")).arg("mkmodel").args(args).output().expect("run kchat");
+    let out = Command::new(env!("CARGO_BIN_EXE_kchat"))
+        .arg("mkmodel")
+        .args(args)
+        .output()
+        .expect("run kchat");
     assert!(
         out.status.success(),
         "kchat mkmodel {args:?} failed:\n{}{}",
@@ -43,10 +48,29 @@ impl Drop for Ctx {
     }
 }
 
+/// libllama's log, reduced to warnings and errors (with their continuation
+/// lines): a refused file still explains itself on stderr.
+unsafe extern "C" fn quiet_log(level: ll::ggml_log_level, text: *const c_char, _: *mut c_void) {
+    static SHOWING: AtomicBool = AtomicBool::new(false);
+    let show = match level {
+        ll::GGML_LOG_LEVEL_WARN | ll::GGML_LOG_LEVEL_ERROR => true,
+        ll::GGML_LOG_LEVEL_CONT => SHOWING.load(Ordering::Relaxed),
+        _ => false,
+    };
+    SHOWING.store(show, Ordering::Relaxed);
+    if show && !text.is_null() {
+        // SAFETY: libllama passes a NUL-terminated message.
+        eprint!("{}", unsafe { CStr::from_ptr(text) }.to_string_lossy());
+    }
+}
+
 fn load(path: &Path) -> Model {
     static INIT: Once = Once::new();
-    // SAFETY: global backend initialisation, once per process.
-    INIT.call_once(|| unsafe { ll::llama_backend_init() });
+    // SAFETY: global backend initialisation and log routing, once per process.
+    INIT.call_once(|| unsafe {
+        ll::llama_log_set(Some(quiet_log), std::ptr::null_mut());
+        ll::llama_backend_init();
+    });
     let c = CString::new(path.to_str().expect("utf-8 path")).expect("no NUL");
     // SAFETY: plain C calls with a valid NUL-terminated path and default params.
     let ptr = unsafe {
@@ -55,7 +79,11 @@ fn load(path: &Path) -> Model {
         params.load_mode = ll::LLAMA_LOAD_MODE_MMAP;
         ll::llama_model_load_from_file(c.as_ptr(), params)
     };
-    assert!(!ptr.is_null(), "libllama refused {} (its log above says why)", path.display());
+    assert!(
+        !ptr.is_null(),
+        "libllama refused {} (its log above says why)",
+        path.display()
+    );
     Model(ptr)
 }
 
@@ -63,7 +91,14 @@ fn meta(m: &Model, key: &str) -> Option<String> {
     let k = CString::new(key).expect("no NUL");
     let mut buf = vec![0u8; 256];
     // SAFETY: buf is writable for its length; libllama NUL-terminates.
-    let n = unsafe { ll::llama_model_meta_val_str(m.0, k.as_ptr(), buf.as_mut_ptr().cast::<c_char>(), buf.len()) };
+    let n = unsafe {
+        ll::llama_model_meta_val_str(
+            m.0,
+            k.as_ptr(),
+            buf.as_mut_ptr().cast::<c_char>(),
+            buf.len(),
+        )
+    };
     if n < 0 {
         return None;
     }
@@ -75,7 +110,10 @@ fn desc(m: &Model) -> String {
     let mut buf = vec![0u8; 256];
     // SAFETY: as in `meta`.
     unsafe { ll::llama_model_desc(m.0, buf.as_mut_ptr().cast::<c_char>(), buf.len()) };
-    CStr::from_bytes_until_nul(&buf).expect("terminated").to_string_lossy().into_owned()
+    CStr::from_bytes_until_nul(&buf)
+        .expect("terminated")
+        .to_string_lossy()
+        .into_owned()
 }
 
 fn tokenize(m: &Model, text: &str) -> Vec<i32> {
@@ -83,7 +121,15 @@ fn tokenize(m: &Model, text: &str) -> Vec<i32> {
     // SAFETY: the vocab belongs to the live model; the buffers have the lengths passed.
     let n = unsafe {
         let vocab = ll::llama_model_get_vocab(m.0);
-        ll::llama_tokenize(vocab, text.as_ptr().cast(), text.len() as i32, toks.as_mut_ptr(), toks.len() as i32, false, true)
+        ll::llama_tokenize(
+            vocab,
+            text.as_ptr().cast(),
+            text.len() as i32,
+            toks.as_mut_ptr(),
+            toks.len() as i32,
+            false,
+            true,
+        )
     };
     assert!(n >= 0, "tokenize failed: {n}");
     toks.truncate(n as usize);
@@ -109,12 +155,18 @@ fn decode(m: &Model, prompt: &[i32]) -> Vec<Vec<f32>> {
         let mut steps = Vec::new();
         let mut tokens = prompt.to_vec();
         for step in 0..4 {
-            let rc = ll::llama_decode(ctx.0, ll::llama_batch_get_one(tokens.as_mut_ptr(), tokens.len() as i32));
+            let rc = ll::llama_decode(
+                ctx.0,
+                ll::llama_batch_get_one(tokens.as_mut_ptr(), tokens.len() as i32),
+            );
             assert_eq!(rc, 0, "llama_decode failed at step {step}");
             let p = ll::llama_get_logits_ith(ctx.0, -1);
             assert!(!p.is_null());
             let logits = std::slice::from_raw_parts(p, n_vocab).to_vec();
-            assert!(logits.iter().all(|x| x.is_finite()), "non-finite logits at step {step}");
+            assert!(
+                logits.iter().all(|x| x.is_finite()),
+                "non-finite logits at step {step}"
+            );
             let best = logits
                 .iter()
                 .enumerate()
@@ -128,7 +180,8 @@ fn decode(m: &Model, prompt: &[i32]) -> Vec<Vec<f32>> {
     }
 }
 
-const TEXT: &str = "<|start|>user<|message|>Hello, world! 12345 café — ünïcødé\n\tok<|end|><|start|>assistant";
+const TEXT: &str =
+    "<|start|>user<|message|>Hello, world! 12345 café — ünïcødé\n\tok<|end|><|start|>assistant";
 
 fn check_tiny(m: &Model) {
     // SAFETY: plain queries on the live model.
@@ -138,7 +191,10 @@ fn check_tiny(m: &Model) {
         assert_eq!(ll::llama_model_n_head(m.0), 8);
         assert_eq!(ll::llama_model_n_ctx_train(m.0), 131_072);
         assert_eq!(ll::llama_model_n_swa(m.0), 128);
-        assert_eq!(ll::llama_vocab_n_tokens(ll::llama_model_get_vocab(m.0)), 201_088);
+        assert_eq!(
+            ll::llama_vocab_n_tokens(ll::llama_model_get_vocab(m.0)),
+            201_088
+        );
         assert_eq!(ll::llama_vocab_bos(ll::llama_model_get_vocab(m.0)), 199_998);
         assert_eq!(ll::llama_vocab_eos(ll::llama_model_get_vocab(m.0)), 200_002);
         let tmpl = ll::llama_model_chat_template(m.0, std::ptr::null());
@@ -148,20 +204,31 @@ fn check_tiny(m: &Model) {
     }
     assert_eq!(meta(m, "general.architecture").as_deref(), Some("gpt-oss"));
     assert_eq!(meta(m, "gpt-oss.expert_count").as_deref(), Some("4"));
-    assert_eq!(meta(m, "gpt-oss.rope.scaling.type").as_deref(), Some("yarn"));
+    assert_eq!(
+        meta(m, "gpt-oss.rope.scaling.type").as_deref(),
+        Some("yarn")
+    );
     assert_eq!(meta(m, "tokenizer.ggml.pre").as_deref(), Some("gpt-4o"));
     let d = desc(m);
     assert!(d.contains("gpt-oss") && d.contains("Q8_0"), "desc {d:?}");
 
     // The vocabulary and merges tokenize exactly like tiktoken's o200k_harmony.
     let bpe = tiktoken_rs::o200k_harmony().expect("o200k_harmony");
-    let want: Vec<i32> = bpe.encode_with_special_tokens(TEXT).into_iter().map(|t| t as i32).collect();
+    let want: Vec<i32> = bpe
+        .encode_with_special_tokens(TEXT)
+        .into_iter()
+        .map(|t| t as i32)
+        .collect();
     assert_eq!(tokenize(m, TEXT), want);
 
     let steps = decode(m, &want);
     let first = &steps[0];
     let mean = first.iter().map(|&x| f64::from(x)).sum::<f64>() / first.len() as f64;
-    let var = first.iter().map(|&x| (f64::from(x) - mean).powi(2)).sum::<f64>() / first.len() as f64;
+    let var = first
+        .iter()
+        .map(|&x| (f64::from(x) - mean).powi(2))
+        .sum::<f64>()
+        / first.len() as f64;
     assert!(var > 1e-6 && var < 1e4, "logit variance {var} is not sane");
 }
 
@@ -169,12 +236,31 @@ fn check_tiny(m: &Model) {
 fn libllama_loads_and_runs_tiny_single_and_split() {
     let dir = tempfile::tempdir().expect("tempdir");
     let single = dir.path().join("tiny.gguf");
-    mkmodel(&["--preset", "tiny", "--seed", "7", "-o", single.to_str().expect("utf-8")]);
+    mkmodel(&[
+        "--preset",
+        "tiny",
+        "--seed",
+        "7",
+        "-o",
+        single.to_str().expect("utf-8"),
+    ]);
     let split = dir.path().join("tiny2.gguf");
-    mkmodel(&["--preset", "tiny", "--seed", "7", "--split", "2", "-o", split.to_str().expect("utf-8")]);
+    mkmodel(&[
+        "--preset",
+        "tiny",
+        "--seed",
+        "7",
+        "--split",
+        "2",
+        "-o",
+        split.to_str().expect("utf-8"),
+    ]);
     let first = dir.path().join("tiny2-00001-of-00002.gguf");
     assert!(dir.path().join("tiny2-00002-of-00002.gguf").is_file());
-    assert!(!split.exists(), "a split model has no file under the plain name");
+    assert!(
+        !split.exists(),
+        "a split model has no file under the plain name"
+    );
 
     let one = load(&single);
     check_tiny(&one);
@@ -182,7 +268,11 @@ fn libllama_loads_and_runs_tiny_single_and_split() {
     check_tiny(&two);
     // Same seed, same weights: the split model computes what the single one does.
     let bpe = tiktoken_rs::o200k_harmony().expect("o200k_harmony");
-    let toks: Vec<i32> = bpe.encode_with_special_tokens(TEXT).into_iter().map(|t| t as i32).collect();
+    let toks: Vec<i32> = bpe
+        .encode_with_special_tokens(TEXT)
+        .into_iter()
+        .map(|t| t as i32)
+        .collect();
     assert_eq!(decode(&two, &toks), decode(&one, &toks));
 }
 
@@ -196,8 +286,18 @@ fn libllama_loads_small_split() {
     let dir = tempfile::tempdir_in(base).expect("tempdir");
     let out = dir.path().join("small.gguf");
     let t = std::time::Instant::now();
-    mkmodel(&["--preset", "small", "--split", "2", "-o", out.to_str().expect("utf-8")]);
-    eprintln!("mkmodel small --split 2: {:.1} s", t.elapsed().as_secs_f64());
+    mkmodel(&[
+        "--preset",
+        "small",
+        "--split",
+        "2",
+        "-o",
+        out.to_str().expect("utf-8"),
+    ]);
+    eprintln!(
+        "mkmodel small --split 2: {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
     let first = dir.path().join("small-00001-of-00002.gguf");
     let t = std::time::Instant::now();
     let m = load(&first);
@@ -207,11 +307,18 @@ fn libllama_loads_small_split() {
         assert_eq!(ll::llama_model_n_layer(m.0), 4);
         assert_eq!(ll::llama_model_n_embd(m.0), 2880);
         assert_eq!(ll::llama_model_n_head(m.0), 64);
-        assert_eq!(ll::llama_vocab_n_tokens(ll::llama_model_get_vocab(m.0)), 201_088);
+        assert_eq!(
+            ll::llama_vocab_n_tokens(ll::llama_model_get_vocab(m.0)),
+            201_088
+        );
     }
     assert_eq!(meta(&m, "general.architecture").as_deref(), Some("gpt-oss"));
     let t = std::time::Instant::now();
     let steps = decode(&m, &[200_006, 1428, 200_008, 13225, 200_007]);
-    eprintln!("libllama decode (5 + 3 tokens): {:.1} s; desc {}", t.elapsed().as_secs_f64(), desc(&m));
+    eprintln!(
+        "libllama decode (5 + 3 tokens): {:.1} s; desc {}",
+        t.elapsed().as_secs_f64(),
+        desc(&m)
+    );
     assert_eq!(steps.len(), 4);
 }

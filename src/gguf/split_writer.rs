@@ -13,7 +13,9 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use super::value::GgufValue;
-use super::writer::{check_output_path, layout, remove_partial, GgufWriteError, GgufWriter, Layout, TensorSpec};
+use super::writer::{
+    check_output_path, layout, remove_partial, GgufWriteError, GgufWriter, Layout, TensorSpec,
+};
 
 /// `split.no`: the shard's index, counted from 0 (u16).
 pub const SPLIT_NO_KEY: &str = "split.no";
@@ -29,28 +31,40 @@ pub const SPLIT_TENSORS_COUNT_KEY: &str = "split.tensors.count";
 /// trailing `.gguf`, and the names are `PREFIX-%05d-of-%05d.gguf`. An output
 /// name that already carries a shard count other than `n` is an error.
 pub fn shard_paths(output: &Path, n: u16) -> Result<Vec<PathBuf>, GgufWriteError> {
-    let invalid = |reason: String| GgufWriteError::Invalid { path: output.to_path_buf(), reason };
+    let invalid = |reason: String| GgufWriteError::Invalid {
+        path: output.to_path_buf(),
+        reason,
+    };
     if n == 0 {
         return Err(invalid("the shard count must be at least 1".to_string()));
     }
     if n == 1 {
         return Ok(vec![output.to_path_buf()]);
     }
-    let name = output.file_name().and_then(|s| s.to_str()).unwrap_or_default();
+    let name = output
+        .file_name()
+        .and_then(|s| s.to_str())
+        .unwrap_or_default();
     if name.is_empty() {
         return Err(invalid("the output needs a file name".to_string()));
     }
     let prefix = match split_suffix(name) {
         Some((prefix, _, count)) if count == n => prefix,
         Some((_, _, count)) => {
-            return Err(invalid(format!("the name says {count} shards, but {n} were asked for")));
+            return Err(invalid(format!(
+                "the name says {count} shards, but {n} were asked for"
+            )));
         }
         None => name.strip_suffix(".gguf").unwrap_or(name),
     };
     if prefix.is_empty() {
-        return Err(invalid("the output name has nothing before the shard suffix".to_string()));
+        return Err(invalid(
+            "the output name has nothing before the shard suffix".to_string(),
+        ));
     }
-    Ok((1..=n).map(|k| output.with_file_name(format!("{prefix}-{k:05}-of-{n:05}.gguf"))).collect())
+    Ok((1..=n)
+        .map(|k| output.with_file_name(format!("{prefix}-{k:05}-of-{n:05}.gguf")))
+        .collect())
 }
 
 /// Splits `NAME-00002-of-00005.gguf` into (`NAME`, 2, 5).
@@ -81,7 +95,9 @@ pub fn assign_shards(sizes: &[u64], n: usize) -> Vec<Range<usize>> {
         let last_end = sizes.len() - (n - k - 1);
         let mut end = start + 1;
         let mut cum = before + u128::from(sizes[start]);
-        while end < last_end && (cum + u128::from(sizes[end])).abs_diff(target) <= cum.abs_diff(target) {
+        while end < last_end
+            && (cum + u128::from(sizes[end])).abs_diff(target) <= cum.abs_diff(target)
+        {
             cum += u128::from(sizes[end]);
             end += 1;
         }
@@ -127,20 +143,26 @@ impl GgufSplitWriter {
         if n > tensors.len().max(1) {
             return Err(GgufWriteError::Invalid {
                 path: output.to_path_buf(),
-                reason: format!("{n} shards asked for, but the model has only {} tensors", tensors.len()),
+                reason: format!(
+                    "{n} shards asked for, but the model has only {} tensors",
+                    tensors.len()
+                ),
             });
         }
         if i32::try_from(tensors.len()).is_err() {
             return Err(GgufWriteError::Invalid {
                 path: output.to_path_buf(),
-                reason: format!("{} tensors are more than a split model can count", tensors.len()),
+                reason: format!(
+                    "{} tensors are more than a split model can count",
+                    tensors.len()
+                ),
             });
         }
         for p in &paths {
             check_output_path(p)?;
         }
         let ranges = if tensors.is_empty() {
-            vec![0..0]
+            vec![Range::default()]
         } else {
             let sizes: Vec<u64> = tensors.iter().map(|t| t.n_bytes().unwrap_or(0)).collect();
             assign_shards(&sizes, n)
@@ -213,7 +235,12 @@ impl GgufSplitWriter {
     pub fn finish(mut self) -> Result<Vec<(PathBuf, u64)>, GgufWriteError> {
         self.close_shard()?;
         self.finished = true;
-        Ok(self.paths.iter().cloned().zip(self.layouts.iter().map(|l| l.file_size)).collect())
+        Ok(self
+            .paths
+            .iter()
+            .cloned()
+            .zip(self.layouts.iter().map(|l| l.file_size))
+            .collect())
     }
 
     /// Stops writing and removes every file created so far; returns the
@@ -246,7 +273,10 @@ impl GgufSplitWriter {
         let split = [
             (SPLIT_NO_KEY.to_string(), GgufValue::U16(k as u16)),
             (SPLIT_COUNT_KEY.to_string(), GgufValue::U16(n as u16)),
-            (SPLIT_TENSORS_COUNT_KEY.to_string(), GgufValue::I32(self.tensors.len() as i32)),
+            (
+                SPLIT_TENSORS_COUNT_KEY.to_string(),
+                GgufValue::I32(self.tensors.len() as i32),
+            ),
         ];
         if k == 0 {
             self.metadata.iter().cloned().chain(split).collect()
@@ -292,13 +322,22 @@ mod tests {
     #[test]
     fn shard_names_follow_llama_cpp() {
         let p = |s: &str| PathBuf::from(s);
-        assert_eq!(shard_paths(&p("/m/x.gguf"), 1).expect("ok"), vec![p("/m/x.gguf")]);
+        assert_eq!(
+            shard_paths(&p("/m/x.gguf"), 1).expect("ok"),
+            vec![p("/m/x.gguf")]
+        );
         assert_eq!(
             shard_paths(&p("/m/x.gguf"), 2).expect("ok"),
             vec![p("/m/x-00001-of-00002.gguf"), p("/m/x-00002-of-00002.gguf")]
         );
-        assert_eq!(shard_paths(&p("m/model"), 2).expect("ok")[1], p("m/model-00002-of-00002.gguf"));
-        assert_eq!(shard_paths(&p("y-00001-of-00003.gguf"), 3).expect("ok")[2], p("y-00003-of-00003.gguf"));
+        assert_eq!(
+            shard_paths(&p("m/model"), 2).expect("ok")[1],
+            p("m/model-00002-of-00002.gguf")
+        );
+        assert_eq!(
+            shard_paths(&p("y-00001-of-00003.gguf"), 3).expect("ok")[2],
+            p("y-00003-of-00003.gguf")
+        );
         assert!(shard_paths(&p("y-00001-of-00003.gguf"), 2).is_err());
         assert!(shard_paths(&p("x.gguf"), 0).is_err());
         assert!(shard_paths(&p("-00001-of-00002.gguf"), 2).is_err());
@@ -342,7 +381,10 @@ mod tests {
         let r = assign_shards(&sizes, 5);
         cover(&r, sizes.len());
         let totals: Vec<u64> = r.iter().map(|r| sizes[r.clone()].iter().sum()).collect();
-        let (lo, hi) = (totals.iter().min().copied().unwrap_or(0), totals.iter().max().copied().unwrap_or(0));
+        let (lo, hi) = (
+            totals.iter().min().copied().unwrap_or(0),
+            totals.iter().max().copied().unwrap_or(0),
+        );
         assert!(hi - lo <= 1300, "{totals:?}");
     }
 }

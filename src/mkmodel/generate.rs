@@ -40,7 +40,11 @@ pub fn jobs(plan: &[PlannedTensor]) -> Vec<Job> {
         let mut first = 0;
         while first < rows {
             let n = per_chunk.min(rows - first);
-            out.push(Job { tensor: i, first_row: first, n_rows: n });
+            out.push(Job {
+                tensor: i,
+                first_row: first,
+                n_rows: n,
+            });
             first += n;
         }
     }
@@ -93,8 +97,19 @@ pub fn stream(
                     .map(|j| {
                         let t = &plan[j.tensor];
                         let row_len = t.spec.dims.first().copied().unwrap_or(1);
-                        make_chunk(seed, j.tensor, t.spec.ty, row_len, j.first_row, j.n_rows, t.init)
-                            .map_err(|source| StreamError::Quantize { name: t.spec.name.clone(), source })
+                        make_chunk(
+                            seed,
+                            j.tensor,
+                            t.spec.ty,
+                            row_len,
+                            j.first_row,
+                            j.n_rows,
+                            t.init,
+                        )
+                        .map_err(|source| StreamError::Quantize {
+                            name: t.spec.name.clone(),
+                            source,
+                        })
                     })
                     .collect();
                 for r in results {
@@ -107,7 +122,9 @@ pub fn stream(
             Ok(())
         });
         drop(tx);
-        let written = consumer.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+        let written = consumer
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p));
         written?;
         produced
     })?;
@@ -122,7 +139,10 @@ pub fn removed_note(removed: &[PathBuf]) -> String {
         [one] => format!("; removed the partial output {}", one.display()),
         many => format!(
             "; removed the partial output ({})",
-            many.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+            many.iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     }
 }

@@ -32,10 +32,16 @@ pub fn metadata(preset: Preset, hp: &Hparams, vocab: &Vocab) -> Vec<(String, Ggu
 
     put("general.architecture", s(ARCH));
     put("general.type", s("model"));
-    put("general.name", s(&format!("kchat synthetic gpt-oss {preset}")));
+    put(
+        "general.name",
+        s(&format!("kchat synthetic gpt-oss {preset}")),
+    );
     put("general.basename", s("kchat-synthetic-gpt-oss"));
     put("general.size_label", s(preset.name()));
-    put("general.description", s("Seeded random weights in the layout of gpt-oss-20b Q8_0, made by kchat mkmodel"));
+    put(
+        "general.description",
+        s("Seeded random weights in the layout of gpt-oss-20b Q8_0, made by kchat mkmodel"),
+    );
     put("general.alignment", GgufValue::U32(ALIGNMENT));
 
     put(&a("block_count"), GgufValue::U32(hp.n_layer));
@@ -45,7 +51,10 @@ pub fn metadata(preset: Preset, hp: &Hparams, vocab: &Vocab) -> Vec<(String, Ggu
     put(&a("attention.head_count"), GgufValue::U32(hp.n_head));
     put(&a("attention.head_count_kv"), GgufValue::U32(hp.n_head_kv));
     put(&a("rope.freq_base"), GgufValue::F32(hp.rope_base));
-    put(&a("attention.layer_norm_rms_epsilon"), GgufValue::F32(hp.rms_eps));
+    put(
+        &a("attention.layer_norm_rms_epsilon"),
+        GgufValue::F32(hp.rms_eps),
+    );
     put(&a("expert_count"), GgufValue::U32(hp.n_expert));
     put(&a("expert_used_count"), GgufValue::U32(hp.n_expert_used));
     put(&a("attention.key_length"), GgufValue::U32(hp.head_dim));
@@ -53,30 +62,69 @@ pub fn metadata(preset: Preset, hp: &Hparams, vocab: &Vocab) -> Vec<(String, Ggu
     put("general.file_type", GgufValue::U32(FILE_TYPE_MOSTLY_Q8_0));
     put(&a("rope.scaling.type"), s("yarn"));
     put(&a("rope.scaling.factor"), GgufValue::F32(hp.rope_factor));
-    put(&a("rope.scaling.original_context_length"), GgufValue::U32(hp.rope_orig_ctx));
-    put(&a("rope.scaling.yarn_beta_fast"), GgufValue::F32(hp.yarn_beta_fast));
-    put(&a("rope.scaling.yarn_beta_slow"), GgufValue::F32(hp.yarn_beta_slow));
+    put(
+        &a("rope.scaling.original_context_length"),
+        GgufValue::U32(hp.rope_orig_ctx),
+    );
+    put(
+        &a("rope.scaling.yarn_beta_fast"),
+        GgufValue::F32(hp.yarn_beta_fast),
+    );
+    put(
+        &a("rope.scaling.yarn_beta_slow"),
+        GgufValue::F32(hp.yarn_beta_slow),
+    );
     put(&a("attention.sliding_window"), GgufValue::U32(hp.n_swa));
-    put(&a("expert_feed_forward_length"), GgufValue::U32(hp.n_ff_exp));
-    put("general.quantization_version", GgufValue::U32(QUANTIZATION_VERSION));
+    put(
+        &a("expert_feed_forward_length"),
+        GgufValue::U32(hp.n_ff_exp),
+    );
+    put(
+        "general.quantization_version",
+        GgufValue::U32(QUANTIZATION_VERSION),
+    );
 
     put("tokenizer.ggml.model", s("gpt2"));
     put("tokenizer.ggml.pre", s("gpt-4o"));
     put(
         "tokenizer.ggml.tokens",
-        GgufValue::Array(GgufType::String, vocab.tokens.iter().map(|t| GgufValue::String(t.clone())).collect()),
+        GgufValue::Array(
+            GgufType::String,
+            vocab
+                .tokens
+                .iter()
+                .map(|t| GgufValue::String(t.clone()))
+                .collect(),
+        ),
     );
     put(
         "tokenizer.ggml.token_type",
-        GgufValue::Array(GgufType::I32, vocab.token_types.iter().map(|&t| GgufValue::I32(t as i32)).collect()),
+        GgufValue::Array(
+            GgufType::I32,
+            vocab
+                .token_types
+                .iter()
+                .map(|&t| GgufValue::I32(t as i32))
+                .collect(),
+        ),
     );
     put(
         "tokenizer.ggml.merges",
-        GgufValue::Array(GgufType::String, vocab.merges.iter().map(|t| GgufValue::String(t.clone())).collect()),
+        GgufValue::Array(
+            GgufType::String,
+            vocab
+                .merges
+                .iter()
+                .map(|t| GgufValue::String(t.clone()))
+                .collect(),
+        ),
     );
     put("tokenizer.ggml.bos_token_id", GgufValue::U32(vocab.bos_id));
     put("tokenizer.ggml.eos_token_id", GgufValue::U32(vocab.eos_id));
-    put("tokenizer.ggml.padding_token_id", GgufValue::U32(vocab.pad_id));
+    put(
+        "tokenizer.ggml.padding_token_id",
+        GgufValue::U32(vocab.pad_id),
+    );
     put("tokenizer.ggml.add_bos_token", GgufValue::Bool(false));
     put("tokenizer.chat_template", s(chat_template()));
     m
@@ -103,15 +151,34 @@ mod tests {
         let hp = Preset::Small.hparams();
         let m = metadata(Preset::Small, &hp, &small_vocab());
         let mut keys: Vec<&str> = m.iter().map(|(k, _)| k.as_str()).collect();
-        let get = |k: &str| m.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone()).expect(k);
-        assert_eq!(get("general.architecture"), GgufValue::String("gpt-oss".into()));
+        let get = |k: &str| {
+            m.iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.clone())
+                .expect(k)
+        };
+        assert_eq!(
+            get("general.architecture"),
+            GgufValue::String("gpt-oss".into())
+        );
         assert_eq!(get("gpt-oss.block_count"), GgufValue::U32(4));
-        assert_eq!(get("gpt-oss.expert_feed_forward_length"), GgufValue::U32(2880));
+        assert_eq!(
+            get("gpt-oss.expert_feed_forward_length"),
+            GgufValue::U32(2880)
+        );
         assert_eq!(get("gpt-oss.attention.sliding_window"), GgufValue::U32(128));
-        assert_eq!(get("gpt-oss.rope.scaling.type"), GgufValue::String("yarn".into()));
+        assert_eq!(
+            get("gpt-oss.rope.scaling.type"),
+            GgufValue::String("yarn".into())
+        );
         assert_eq!(get("general.file_type"), GgufValue::U32(7));
         assert_eq!(get("tokenizer.ggml.add_bos_token"), GgufValue::Bool(false));
-        assert_eq!(get("tokenizer.ggml.token_type").as_array().map(|a| a[2].clone()), Some(GgufValue::I32(3)));
+        assert_eq!(
+            get("tokenizer.ggml.token_type")
+                .as_array()
+                .map(|a| a[2].clone()),
+            Some(GgufValue::I32(3))
+        );
         keys.sort();
         let n = keys.len();
         keys.dedup();

@@ -105,7 +105,10 @@ pub fn make_model(args: &MkmodelArgs, out: &mut dyn Write) -> Result<Written, Mk
     if usize::from(args.split) > plan.len() || args.split == 0 {
         return Err(MkmodelError::Split {
             split: args.split,
-            reason: format!("must be between 1 and the number of tensors, {}", plan.len()),
+            reason: format!(
+                "must be between 1 and the number of tensors, {}",
+                plan.len()
+            ),
         });
     }
     // Refuse bad output paths before the slow part.
@@ -121,13 +124,26 @@ pub fn make_model(args: &MkmodelArgs, out: &mut dyn Write) -> Result<Written, Mk
         .num_threads(threads)
         .thread_name(|i| format!("mkmodel-{i}"))
         .build()
-        .map_err(|e| MkmodelError::Pool { threads, reason: e.to_string() })?;
+        .map_err(|e| MkmodelError::Pool {
+            threads,
+            reason: e.to_string(),
+        })?;
 
     let data: u64 = plan.iter().map(|t| t.spec.n_bytes().unwrap_or(0)).sum();
     // Reporting is best effort: a closed stdout must not stop the write.
-    let _ = writeln!(out, "kchat mkmodel: preset {} (seed {}, {threads} threads)", args.preset, args.seed);
+    let _ = writeln!(
+        out,
+        "kchat mkmodel: preset {} (seed {}, {threads} threads)",
+        args.preset, args.seed
+    );
     let _ = writeln!(out, "  {hp}");
-    let _ = writeln!(out, "  {} tensors, {:.2} GB of tensor data ({:.2} GiB)", plan.len(), data as f64 / 1e9, gib(data));
+    let _ = writeln!(
+        out,
+        "  {} tensors, {:.2} GB of tensor data ({:.2} GiB)",
+        plan.len(),
+        data as f64 / 1e9,
+        gib(data)
+    );
 
     let vocab = pool.install(vocab::harmony_vocab)?;
     let meta = metadata::metadata(args.preset, &hp, &vocab);
@@ -144,7 +160,10 @@ pub fn make_model(args: &MkmodelArgs, out: &mut dyn Write) -> Result<Written, Mk
     let mut progress = progress::Progress::new(data, args.preset != Preset::Tiny);
     if let Err(source) = generate::stream(&mut writer, &plan, args.seed, &pool, &mut progress) {
         let removed = writer.abort();
-        return Err(MkmodelError::Stream { source, note: generate::removed_note(&removed) });
+        return Err(MkmodelError::Stream {
+            source,
+            note: generate::removed_note(&removed),
+        });
     }
     let files = writer.finish()?;
     let secs = start.elapsed().as_secs_f64();

@@ -149,14 +149,26 @@ impl Init {
     /// Weights of a matrix product with rows of `fan_in`: N(0, 1/sqrt(fan_in)),
     /// which keeps unit-scale inputs at unit scale.
     pub fn matmul(fan_in: u32) -> Init {
-        Init { mean: 0.0, std: 1.0 / (fan_in as f32).sqrt() }
+        Init {
+            mean: 0.0,
+            std: 1.0 / (fan_in as f32).sqrt(),
+        }
     }
     /// Norm weights: near 1.
-    pub const NORM: Init = Init { mean: 1.0, std: 0.05 };
+    pub const NORM: Init = Init {
+        mean: 1.0,
+        std: 0.05,
+    };
     /// Biases: small.
-    pub const BIAS: Init = Init { mean: 0.0, std: 0.02 };
+    pub const BIAS: Init = Init {
+        mean: 0.0,
+        std: 0.02,
+    };
     /// Attention sinks: near 0.
-    pub const SINK: Init = Init { mean: 0.0, std: 0.1 };
+    pub const SINK: Init = Init {
+        mean: 0.0,
+        std: 0.1,
+    };
 }
 
 /// A tensor of the model with the distribution of its values.
@@ -176,12 +188,23 @@ pub fn tensor_plan(hp: &Hparams) -> Vec<PlannedTensor> {
     let (ff, ne) = (u64::from(hp.n_ff_exp), u64::from(hp.n_expert));
     let mut out = Vec::with_capacity(3 + 19 * hp.n_layer as usize);
     let mut add = |name: String, ty: GgmlType, dims: &[u64], init: Init| {
-        out.push(PlannedTensor { spec: TensorSpec::new(name, ty, dims), init });
+        out.push(PlannedTensor {
+            spec: TensorSpec::new(name, ty, dims),
+            init,
+        });
     };
     use GgmlType::{BF16, F32, Q8_0};
     // The embedding rows feed an RMS norm: unit scale keeps the residual
     // stream comparable to the attention and expert outputs.
-    add("token_embd.weight".into(), Q8_0, &[e, v], Init { mean: 0.0, std: 1.0 });
+    add(
+        "token_embd.weight".into(),
+        Q8_0,
+        &[e, v],
+        Init {
+            mean: 0.0,
+            std: 1.0,
+        },
+    );
     for il in 0..hp.n_layer {
         let b = |s: &str| format!("blk.{il}.{s}");
         add(b("attn_norm.weight"), F32, &[e], Init::NORM);
@@ -191,21 +214,56 @@ pub fn tensor_plan(hp: &Hparams) -> Vec<PlannedTensor> {
         add(b("attn_k.bias"), F32, &[kv], Init::BIAS);
         add(b("attn_v.weight"), BF16, &[e, kv], Init::matmul(hp.n_embd));
         add(b("attn_v.bias"), F32, &[kv], Init::BIAS);
-        add(b("attn_output.weight"), BF16, &[q, e], Init::matmul(hp.n_head * hp.head_dim));
+        add(
+            b("attn_output.weight"),
+            BF16,
+            &[q, e],
+            Init::matmul(hp.n_head * hp.head_dim),
+        );
         add(b("attn_output.bias"), F32, &[e], Init::BIAS);
-        add(b("attn_sinks.weight"), F32, &[u64::from(hp.n_head)], Init::SINK);
+        add(
+            b("attn_sinks.weight"),
+            F32,
+            &[u64::from(hp.n_head)],
+            Init::SINK,
+        );
         add(b("post_attention_norm.weight"), F32, &[e], Init::NORM);
-        add(b("ffn_gate_inp.weight"), F32, &[e, ne], Init::matmul(hp.n_embd));
+        add(
+            b("ffn_gate_inp.weight"),
+            F32,
+            &[e, ne],
+            Init::matmul(hp.n_embd),
+        );
         add(b("ffn_gate_inp.bias"), F32, &[ne], Init::BIAS);
-        add(b("ffn_gate_exps.weight"), Q8_0, &[e, ff, ne], Init::matmul(hp.n_embd));
+        add(
+            b("ffn_gate_exps.weight"),
+            Q8_0,
+            &[e, ff, ne],
+            Init::matmul(hp.n_embd),
+        );
         add(b("ffn_gate_exps.bias"), F32, &[ff, ne], Init::BIAS);
-        add(b("ffn_up_exps.weight"), Q8_0, &[e, ff, ne], Init::matmul(hp.n_embd));
+        add(
+            b("ffn_up_exps.weight"),
+            Q8_0,
+            &[e, ff, ne],
+            Init::matmul(hp.n_embd),
+        );
         add(b("ffn_up_exps.bias"), F32, &[ff, ne], Init::BIAS);
-        add(b("ffn_down_exps.weight"), Q8_0, &[ff, e, ne], Init::matmul(hp.n_ff_exp));
+        add(
+            b("ffn_down_exps.weight"),
+            Q8_0,
+            &[ff, e, ne],
+            Init::matmul(hp.n_ff_exp),
+        );
         add(b("ffn_down_exps.bias"), F32, &[e, ne], Init::BIAS);
     }
     add("output_norm.weight".into(), F32, &[e], Init::NORM);
-    add("output.weight".into(), Q8_0, &[e, v], Init::matmul(hp.n_embd));
+    add(
+        "output.weight".into(),
+        Q8_0,
+        &[e, v],
+        Init::matmul(hp.n_embd),
+    );
     out
 }
 
@@ -214,7 +272,10 @@ mod tests {
     use super::*;
 
     fn bytes(p: Preset) -> u64 {
-        tensor_plan(&p.hparams()).iter().map(|t| t.spec.n_bytes().expect("valid shape")).sum()
+        tensor_plan(&p.hparams())
+            .iter()
+            .map(|t| t.spec.n_bytes().expect("valid shape"))
+            .sum()
     }
 
     #[test]
@@ -222,7 +283,10 @@ mod tests {
         let tiny = bytes(Preset::Tiny);
         assert!(tiny < 40_000_000, "tiny is {tiny} bytes");
         let small = bytes(Preset::Small);
-        assert!((4_500_000_000..5_000_000_000).contains(&small), "small is {small} bytes");
+        assert!(
+            (4_500_000_000..5_000_000_000).contains(&small),
+            "small is {small} bytes"
+        );
         let big = bytes(Preset::B20) as f64 / (1u64 << 30) as f64;
         assert!((20.8..21.6).contains(&big), "20b is {big:.2} GiB");
     }
@@ -232,8 +296,16 @@ mod tests {
         let hp = Preset::Small.hparams();
         let plan = tensor_plan(&hp);
         assert_eq!(plan.len(), 3 + 19 * 4);
-        let find = |n: &str| plan.iter().find(|t| t.spec.name == n).map(|t| &t.spec).expect(n);
-        assert_eq!(find("blk.3.ffn_gate_exps.weight").dims, vec![2880, 2880, 32]);
+        let find = |n: &str| {
+            plan.iter()
+                .find(|t| t.spec.name == n)
+                .map(|t| &t.spec)
+                .expect(n)
+        };
+        assert_eq!(
+            find("blk.3.ffn_gate_exps.weight").dims,
+            vec![2880, 2880, 32]
+        );
         assert_eq!(find("blk.3.ffn_down_exps.bias").dims, vec![2880, 32]);
         assert_eq!(find("blk.0.attn_q.weight").dims, vec![2880, 4096]);
         assert_eq!(find("blk.0.attn_q.weight").ty, GgmlType::BF16);
@@ -243,7 +315,11 @@ mod tests {
         assert_eq!(find("output.weight").dims, vec![2880, 201_088]);
         assert_eq!(find("output.weight").ty, GgmlType::Q8_0);
         for t in &plan {
-            assert!(t.spec.n_bytes().is_some(), "{} has whole blocks", t.spec.name);
+            assert!(
+                t.spec.n_bytes().is_some(),
+                "{} has whole blocks",
+                t.spec.name
+            );
         }
         let tiny = Preset::Tiny.hparams();
         assert_eq!(tiny.head_dim, 64);

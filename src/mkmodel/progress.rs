@@ -21,7 +21,14 @@ impl Progress {
     pub fn new(total: u64, large: bool) -> Progress {
         let tty = std::io::stderr().is_terminal();
         let now = Instant::now();
-        Progress { enabled: tty || large, tty, total, done: 0, start: now, last: now }
+        Progress {
+            enabled: tty || large,
+            tty,
+            total,
+            done: 0,
+            start: now,
+            last: now,
+        }
     }
 
     /// Records `n` more bytes written, printing when it is time.
@@ -30,7 +37,11 @@ impl Progress {
         if !self.enabled {
             return;
         }
-        let every = if self.tty { Duration::from_millis(250) } else { Duration::from_secs(10) };
+        let every = if self.tty {
+            Duration::from_millis(250)
+        } else {
+            Duration::from_secs(10)
+        };
         if self.last.elapsed() >= every {
             self.last = Instant::now();
             self.print(false);
@@ -46,7 +57,11 @@ impl Progress {
 
     fn print(&self, last: bool) {
         let secs = self.start.elapsed().as_secs_f64().max(1e-3);
-        let pct = if self.total == 0 { 100.0 } else { 100.0 * self.done as f64 / self.total as f64 };
+        let pct = if self.total == 0 {
+            100.0
+        } else {
+            100.0 * self.done as f64 / self.total as f64
+        };
         let line = format!(
             "  {:>9.1} / {:.1} MB ({pct:5.1}%)  {:>6.0} MB/s  {secs:6.1} s",
             self.done as f64 / 1e6,

@@ -51,7 +51,14 @@ pub fn row_stream(seed: u64, tensor: usize, row: u64) -> SplitMix64 {
 
 /// Fills `out` (whole rows of `row_len`) with rows `first_row..` of tensor
 /// number `tensor`.
-pub fn fill_rows(seed: u64, tensor: usize, first_row: u64, row_len: usize, init: Init, out: &mut [f32]) {
+pub fn fill_rows(
+    seed: u64,
+    tensor: usize,
+    first_row: u64,
+    row_len: usize,
+    init: Init,
+    out: &mut [f32],
+) {
     for (i, row) in out.chunks_mut(row_len).enumerate() {
         let mut rng = row_stream(seed, tensor, first_row + i as u64);
         for x in row {
@@ -99,21 +106,54 @@ mod tests {
 
     #[test]
     fn rows_do_not_depend_on_chunking() {
-        let init = Init { mean: 0.0, std: 1.0 };
+        let init = Init {
+            mean: 0.0,
+            std: 1.0,
+        };
         let whole = make_chunk(3, 5, GgmlType::Q8_0, 64, 0, 10, init).expect("q8");
         let mut parts = make_chunk(3, 5, GgmlType::Q8_0, 64, 0, 4, init).expect("q8");
         parts.extend(make_chunk(3, 5, GgmlType::Q8_0, 64, 4, 6, init).expect("q8"));
         assert_eq!(whole, parts);
-        assert_ne!(whole, make_chunk(4, 5, GgmlType::Q8_0, 64, 0, 10, init).expect("q8"), "seed matters");
-        assert_ne!(whole, make_chunk(3, 6, GgmlType::Q8_0, 64, 0, 10, init).expect("q8"), "tensor matters");
+        assert_ne!(
+            whole,
+            make_chunk(4, 5, GgmlType::Q8_0, 64, 0, 10, init).expect("q8"),
+            "seed matters"
+        );
+        assert_ne!(
+            whole,
+            make_chunk(3, 6, GgmlType::Q8_0, 64, 0, 10, init).expect("q8"),
+            "tensor matters"
+        );
     }
 
     #[test]
     fn values_follow_the_init() {
         let mut v = vec![0f32; 4096];
-        fill_rows(1, 0, 0, 4096, Init { mean: 1.0, std: 0.05 }, &mut v);
+        fill_rows(
+            1,
+            0,
+            0,
+            4096,
+            Init {
+                mean: 1.0,
+                std: 0.05,
+            },
+            &mut v,
+        );
         assert!(v.iter().all(|x| (0.8..1.2).contains(x)));
-        let bf = make_chunk(1, 0, GgmlType::BF16, 8, 0, 1, Init { mean: 2.0, std: 0.0 }).expect("bf16");
+        let bf = make_chunk(
+            1,
+            0,
+            GgmlType::BF16,
+            8,
+            0,
+            1,
+            Init {
+                mean: 2.0,
+                std: 0.0,
+            },
+        )
+        .expect("bf16");
         assert_eq!(bf, [0x00, 0x40].repeat(8), "bf16 of 2.0");
     }
 }

@@ -3,6 +3,7 @@
 //! writer too, in `tests/gguf_writer_ggml.rs`.)
 
 use super::*;
+use crate::ggml::GgmlType;
 use crate::gguf::GgufType;
 
 fn kv(key: &str, v: GgufValue) -> (String, GgufValue) {
@@ -47,17 +48,26 @@ fn file_matches_the_spec_byte_for_byte() {
         kv("a.f64", GgufValue::F64(0.5)),
         kv("a.bool", GgufValue::Bool(true)),
         kv("a.s", GgufValue::String("hé".to_string())),
-        kv("a.nested", GgufValue::Array(GgufType::Array, vec![
-            GgufValue::Array(GgufType::I32, vec![GgufValue::I32(1), GgufValue::I32(-1)]),
-            GgufValue::Array(GgufType::String, vec![GgufValue::String("x".to_string())]),
-        ])),
+        kv(
+            "a.nested",
+            GgufValue::Array(
+                GgufType::Array,
+                vec![
+                    GgufValue::Array(GgufType::I32, vec![GgufValue::I32(1), GgufValue::I32(-1)]),
+                    GgufValue::Array(GgufType::String, vec![GgufValue::String("x".to_string())]),
+                ],
+            ),
+        ),
     ];
     let tensors = vec![
         TensorSpec::new("w", GgmlType::F32, &[3]),
         TensorSpec::new("v", GgmlType::F16, &[2, 2]),
     ];
     let mut w = GgufWriter::create(&path, &meta, tensors).expect("create");
-    let w_data: Vec<u8> = [1.0f32, 2.0, 3.0].iter().flat_map(|x| x.to_le_bytes()).collect();
+    let w_data: Vec<u8> = [1.0f32, 2.0, 3.0]
+        .iter()
+        .flat_map(|x| x.to_le_bytes())
+        .collect();
     w.write_tensor("w", &w_data).expect("w");
     // The second tensor in two pieces.
     w.write(&[1, 2, 3]).expect("v part 1");
@@ -72,7 +82,10 @@ fn file_matches_the_spec_byte_for_byte() {
     e.str("a.bool").u32(7).raw(&[1]);
     e.str("a.s").u32(8).str("hé");
     e.str("a.nested").u32(9).u32(9).u64(2);
-    e.u32(5).u64(2).raw(&1i32.to_le_bytes()).raw(&(-1i32).to_le_bytes());
+    e.u32(5)
+        .u64(2)
+        .raw(&1i32.to_le_bytes())
+        .raw(&(-1i32).to_le_bytes());
     e.u32(8).u64(1).str("x");
     e.str("w").u32(1).u64(3).u32(0).u64(0);
     e.str("v").u32(2).u64(2).u64(2).u32(1).u64(32);
@@ -90,7 +103,10 @@ fn alignment_from_metadata_is_used() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("a.gguf");
     let meta = vec![kv(ALIGNMENT_KEY, GgufValue::U32(64))];
-    let tensors = vec![TensorSpec::new("a", GgmlType::I8, &[3]), TensorSpec::new("b", GgmlType::I8, &[1])];
+    let tensors = vec![
+        TensorSpec::new("a", GgmlType::I8, &[3]),
+        TensorSpec::new("b", GgmlType::I8, &[1]),
+    ];
     let mut w = GgufWriter::create(&path, &meta, tensors).expect("create");
     assert_eq!(w.layout().offsets, vec![0, 64]);
     assert_eq!(w.layout().data_start % 64, 0);
@@ -125,7 +141,10 @@ fn refused(meta: Vec<(String, GgufValue)>, tensors: Vec<TensorSpec>) -> String {
 #[test]
 fn invalid_metadata_and_tensors_are_refused() {
     let f32t = |n: &str| TensorSpec::new(n, GgmlType::F32, &[4]);
-    let m = refused(vec![kv("k", GgufValue::U8(1)), kv("k", GgufValue::U8(2))], vec![]);
+    let m = refused(
+        vec![kv("k", GgufValue::U8(1)), kv("k", GgufValue::U8(2))],
+        vec![],
+    );
     assert!(m.contains("twice"), "{m}");
     let m = refused(vec![kv("", GgufValue::U8(1))], vec![]);
     assert!(m.contains("empty"), "{m}");
@@ -133,7 +152,13 @@ fn invalid_metadata_and_tensors_are_refused() {
     assert!(m.contains("power of two"), "{m}");
     let m = refused(vec![kv(ALIGNMENT_KEY, GgufValue::U64(32))], vec![]);
     assert!(m.contains("u32"), "{m}");
-    let m = refused(vec![kv("arr", GgufValue::Array(GgufType::U8, vec![GgufValue::I8(1)]))], vec![]);
+    let m = refused(
+        vec![kv(
+            "arr",
+            GgufValue::Array(GgufType::U8, vec![GgufValue::I8(1)]),
+        )],
+        vec![],
+    );
     assert!(m.contains("array of u8 holds a i8"), "{m}");
     let mut deep = GgufValue::Array(GgufType::U8, vec![]);
     for _ in 0..MAX_NESTING {
@@ -147,7 +172,10 @@ fn invalid_metadata_and_tensors_are_refused() {
     assert!(m.contains("longer"), "{m}");
     let m = refused(vec![], vec![f32t("")]);
     assert!(m.contains("empty name"), "{m}");
-    let m = refused(vec![], vec![TensorSpec::new("x", GgmlType::F32, &[1, 1, 1, 1, 1])]);
+    let m = refused(
+        vec![],
+        vec![TensorSpec::new("x", GgmlType::F32, &[1, 1, 1, 1, 1])],
+    );
     assert!(m.contains("5 dimensions"), "{m}");
     let m = refused(vec![], vec![TensorSpec::new("x", GgmlType::F32, &[])]);
     assert!(m.contains("0 dimensions"), "{m}");
@@ -155,9 +183,15 @@ fn invalid_metadata_and_tensors_are_refused() {
     assert!(m.contains("zero"), "{m}");
     let m = refused(vec![], vec![TensorSpec::new("x", GgmlType::Q8_0, &[48])]);
     assert!(m.contains("block size 32"), "{m}");
-    let m = refused(vec![], vec![TensorSpec::new("x", GgmlType::F32, &[u64::MAX / 2, 4])]);
+    let m = refused(
+        vec![],
+        vec![TensorSpec::new("x", GgmlType::F32, &[u64::MAX / 2, 4])],
+    );
     assert!(m.contains("too large"), "{m}");
-    let m = refused(vec![], vec![TensorSpec::new("x", GgmlType::F32, &[1 << 62, 1])]);
+    let m = refused(
+        vec![],
+        vec![TensorSpec::new("x", GgmlType::F32, &[1 << 62, 1])],
+    );
     assert!(m.contains("too large"), "{m}");
 }
 
@@ -165,10 +199,16 @@ fn invalid_metadata_and_tensors_are_refused() {
 fn wrong_data_is_refused_and_the_file_removed() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("d.gguf");
-    let tensors = vec![TensorSpec::new("a", GgmlType::F32, &[2]), TensorSpec::new("b", GgmlType::F32, &[1])];
+    let tensors = vec![
+        TensorSpec::new("a", GgmlType::F32, &[2]),
+        TensorSpec::new("b", GgmlType::F32, &[1]),
+    ];
     let mut w = GgufWriter::create(&path, &[], tensors).expect("create");
     let e = w.write_tensor("b", &[0; 4]).expect_err("out of order");
-    assert!(e.to_string().contains("\"b\" given where \"a\" is next"), "{e}");
+    assert!(
+        e.to_string().contains("\"b\" given where \"a\" is next"),
+        "{e}"
+    );
     let e = w.write_tensor("a", &[0; 7]).expect_err("short");
     assert!(e.to_string().contains("7 bytes given, 8 declared"), "{e}");
     let e = w.write(&[0; 9]).expect_err("too long");
@@ -181,10 +221,14 @@ fn wrong_data_is_refused_and_the_file_removed() {
     assert!(path.exists());
     let e = w.finish().expect_err("b is missing");
     let msg = e.to_string();
-    assert!(msg.contains("1 of 2 tensors written") && msg.contains("\"b\""), "{msg}");
+    assert!(
+        msg.contains("1 of 2 tensors written") && msg.contains("\"b\""),
+        "{msg}"
+    );
     assert!(!path.exists(), "an unfinished file is removed");
 
-    let mut w = GgufWriter::create(&path, &[], vec![TensorSpec::new("a", GgmlType::I8, &[1])]).expect("create");
+    let mut w = GgufWriter::create(&path, &[], vec![TensorSpec::new("a", GgmlType::I8, &[1])])
+        .expect("create");
     w.write(&[1]).expect("a");
     let e = w.write(&[2]).expect_err("nothing left");
     assert!(e.to_string().contains("after the last tensor"), "{e}");
@@ -213,6 +257,9 @@ fn a_full_device_reports_no_space_and_is_left_alone() {
         Err(e) => e,
     };
     let msg = e.to_string();
-    assert!(msg.contains("/dev/full") && msg.to_lowercase().contains("space"), "{msg}");
+    assert!(
+        msg.contains("/dev/full") && msg.to_lowercase().contains("space"),
+        "{msg}"
+    );
     assert!(full.exists(), "a device is never removed");
 }
