@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
-use kchat::{ggml, version};
+use kchat::{ggml, mkmodel, version};
 
 /// kchat: chat with gpt-oss models from GGUF files, offline.
 #[derive(Parser)]
@@ -24,6 +24,8 @@ struct Cli {
 enum Command {
     /// List the compute devices ggml found (CPU, CUDA GPUs, ...).
     Devices,
+    /// Write a synthetic gpt-oss model (seeded random weights) as GGUF.
+    Mkmodel(mkmodel::MkmodelArgs),
 }
 
 fn main() -> ExitCode {
@@ -45,6 +47,7 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
+        Some(Command::Mkmodel(args)) => mkmodel::run(&args),
         Some(Command::Devices) => {
             for d in ggml::Device::all() {
                 let (free, total) = d.memory();

@@ -10,8 +10,10 @@ pub mod metadata;
 pub mod model;
 pub mod reader;
 pub mod split;
+pub mod split_writer;
 pub mod tensor;
 pub mod value;
+pub mod writer;
 
 #[cfg(test)]
 pub(crate) mod test_bytes;
@@ -27,5 +29,7 @@ pub use error::{GgufError, MetaError, ParseError};
 pub use metadata::{FromGguf, Metadata, Mismatch};
 pub use model::{GgufModel, Shard, TensorRef};
 pub use reader::{GgufFile, DEFAULT_ALIGNMENT, GGUF_MAGIC, KEY_ALIGNMENT};
+pub use split_writer::GgufSplitWriter;
 pub use tensor::TensorInfo;
 pub use value::{GgufType, GgufValue};
+pub use writer::{GgufWriteError, GgufWriter, TensorSpec};
