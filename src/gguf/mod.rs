@@ -20,6 +20,8 @@ pub(crate) mod test_bytes;
 #[cfg(test)]
 mod tests_hostile;
 #[cfg(test)]
+mod tests_hostile_tensors;
+#[cfg(test)]
 mod tests_model;
 #[cfg(test)]
 mod tests_valid;

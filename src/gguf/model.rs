@@ -68,8 +68,9 @@ impl Shard {
     }
 
     fn data(&self, info: &TensorInfo) -> &[u8] {
-        // `parse` checked this range against exactly these bytes.
-        &self.map.bytes()[self.gguf.tensor_range(info)]
+        self.gguf
+            .tensor_data(self.map.bytes(), info)
+            .expect("parse checked every tensor range against exactly these mapped bytes")
     }
 
     /// `(split.no, split.count)`, or `None` if the file has no split keys

@@ -142,18 +142,23 @@ impl GgufFile {
         self.tensors.iter().map(|t| t.n_bytes).sum()
     }
 
-    /// Absolute byte range of a tensor of this file in the file.
-    pub fn tensor_range(&self, info: &TensorInfo) -> Range<usize> {
-        // Checked by `parse`: data_offset + offset + n_bytes <= file_len,
-        // and file_len is a slice length.
-        let start = (self.data_offset + info.offset) as usize;
-        start..start + info.n_bytes as usize
+    /// Absolute byte range of `info` in the file, or `None` if it does not
+    /// lie inside the file (never for this file's own tensor infos).
+    pub fn tensor_range(&self, info: &TensorInfo) -> Option<Range<usize>> {
+        let start = self.data_offset.checked_add(info.offset)?;
+        let end = start.checked_add(info.n_bytes)?;
+        if end > self.file_len {
+            return None;
+        }
+        // Both are at most file_len, the length of a slice.
+        Some(start as usize..end as usize)
     }
 
     /// The bytes of `info` within `bytes`, the slice this file was parsed
-    /// from; `None` if `bytes` is too short (another slice was passed).
+    /// from; `None` if the range is not inside `bytes` (another slice or
+    /// another file's tensor info was passed).
     pub fn tensor_data<'b>(&self, bytes: &'b [u8], info: &TensorInfo) -> Option<&'b [u8]> {
-        bytes.get(self.tensor_range(info))
+        bytes.get(self.tensor_range(info)?)
     }
 
     fn same(&self, e: MetaError) -> MetaError {

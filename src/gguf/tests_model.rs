@@ -351,7 +351,7 @@ fn open_big_split_model() {
     );
     shards[0] = head;
 
-    let mut n_tensors = 0;
+    let mut n_tensors: i32 = 0;
     let mut add = |s: &mut GgufBuilder, name: String, dims: &[u64], ty| {
         s.reserve(&name, dims, ty);
         n_tensors += 1;
@@ -425,7 +425,7 @@ fn open_big_split_model() {
                 .expect("key present")
                 + key.len()
                 + 4;
-            header[at..at + 4].copy_from_slice(&(n_tensors as i32).to_le_bytes());
+            header[at..at + 4].copy_from_slice(&n_tensors.to_le_bytes());
         }
         let path = dir
             .path()

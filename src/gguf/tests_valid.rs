@@ -279,3 +279,35 @@ fn parse_error_is_reported_for_a_valid_prefix_plus_garbage_only_when_it_matters(
         Err(ParseError::BadMagic { .. })
     ));
 }
+
+/// Found by the fuzzer (in its own harness, which compared values with `==`):
+/// NaN floats are valid metadata; their exact bits must survive, and `get`
+/// must find them although NaN != NaN.
+#[test]
+fn nan_values_keep_their_bits() {
+    let nan32 = f32::from_bits(0xffff_ffff);
+    let nan64 = f64::from_bits(0x7ff8_0000_0000_0001);
+    let mut b = GgufBuilder::new();
+    b.kv("nan.f32", GgufValue::F32(nan32));
+    b.kv(
+        "nan.arr",
+        array(
+            GgufType::F32,
+            vec![GgufValue::F32(nan32), GgufValue::F32(-0.0)],
+        ),
+    );
+    b.kv("nan.f64", GgufValue::F64(nan64));
+    let f = GgufFile::parse(&b.build()).expect("NaN is a valid value");
+    assert_eq!(f.get_f32("nan.f32").map(f32::to_bits), Ok(0xffff_ffff));
+    let arr = f.get_f32_array("nan.arr").expect("array");
+    assert_eq!(
+        arr.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+        vec![0xffff_ffff, 0x8000_0000]
+    );
+    assert!(
+        matches!(f.get("nan.f64"), Some(GgufValue::F64(x)) if x.to_bits() == 0x7ff8_0000_0000_0001)
+    );
+    for (key, value) in f.metadata().iter() {
+        assert!(f.get(key).is_some_and(|v| std::ptr::eq(v, value)));
+    }
+}
