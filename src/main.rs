@@ -26,6 +26,8 @@ enum Command {
     Devices,
     /// Write a synthetic gpt-oss model (seeded random weights) as GGUF.
     Mkmodel(mkmodel::MkmodelArgs),
+    /// Describe a GGUF model: hyper-parameters, tokenizer, tensors.
+    Inspect(kchat::inspect::InspectArgs),
 }
 
 fn main() -> ExitCode {
@@ -48,6 +50,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Some(Command::Mkmodel(args)) => mkmodel::run(&args),
+        Some(Command::Inspect(args)) => kchat::inspect::run(&args),
         Some(Command::Devices) => {
             for d in ggml::Device::all() {
                 let (free, total) = d.memory();

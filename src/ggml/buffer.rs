@@ -8,6 +8,9 @@ use super::backend::{Backend, Device};
 use super::context::{Context, Tensor};
 use super::GgmlError;
 
+/// Alignment ggml requires of host memory wrapped as a buffer.
+pub const HOST_ALIGNMENT: usize = 32;
+
 /// An owned `ggml_backend_buffer`, freed on drop. `'a` ties a buffer that
 /// wraps borrowed host memory to that memory.
 pub struct Buffer<'a> {
@@ -49,7 +52,13 @@ impl<'a> Buffer<'a> {
     /// Wraps host memory (e.g. a read-only mmap of the model) as a buffer of
     /// `device`, without copying. Tensors placed in it read straight from the
     /// mapping; ggml never writes weights, so a read-only mapping is fine.
+    ///
+    /// The memory must start on a [`HOST_ALIGNMENT`]-byte boundary (an mmap
+    /// is page-aligned); anything else is an error, never ggml's abort.
     pub fn from_host_memory(device: Device, mem: &'a [u8]) -> Result<Buffer<'a>, GgmlError> {
+        if mem.as_ptr().align_offset(HOST_ALIGNMENT) != 0 {
+            return Err(GgmlError::Misaligned(HOST_ALIGNMENT));
+        }
         // SAFETY: the memory outlives the buffer ('a); ggml only reads weight
         // buffers. The cast to *mut is required by the C signature.
         let raw = unsafe {

@@ -9,6 +9,9 @@ pub enum GgmlError {
     /// A backend device failed to initialise.
     #[error("ggml device {0} could not be initialised")]
     BackendInit(String),
+    /// Host memory offered to ggml is not aligned as ggml requires.
+    #[error("host memory is not aligned to {0} bytes")]
+    Misaligned(usize),
     /// A backend buffer could not be allocated.
     #[error("cannot allocate {bytes} bytes on {device}: out of device memory?")]
     Alloc {

@@ -47,13 +47,21 @@ fn matmul_through_scheduler_matches_rust() {
     let tb = weights_ctx
         .new_tensor(GgmlType::F32, &[m as i64])
         .set_name("b");
-    let mut host: Vec<u8> = w
+    let bytes: Vec<u8> = w
         .iter()
         .chain(b.iter())
         .flat_map(|v| v.to_le_bytes())
         .collect();
-    host.resize(host.len() + 64, 0);
-    let wbuf = Buffer::from_host_memory(cpu, &host).expect("host buffer");
+    let len = bytes.len() + 64;
+    let mut storage = vec![0u8; len + buffer::HOST_ALIGNMENT];
+    let start = storage.as_ptr().align_offset(buffer::HOST_ALIGNMENT);
+    storage[start..start + bytes.len()].copy_from_slice(&bytes);
+    let host = &storage[start..start + len];
+    assert!(
+        Buffer::from_host_memory(cpu, &storage[start + 1..start + 1 + bytes.len()]).is_err(),
+        "misaligned host memory must be refused"
+    );
+    let wbuf = Buffer::from_host_memory(cpu, host).expect("host buffer");
     wbuf.place(tw, 0).expect("place w");
     wbuf.place(tb, k * m * 4).expect("place b");
     assert!(
