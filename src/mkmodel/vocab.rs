@@ -72,7 +72,11 @@ fn encode_bytes(table: &[char; 256], bytes: &[u8]) -> String {
 
 /// Splits `token` into the two parts BPE merged last, using only ranks below
 /// `rank`. Returns `None` when the bytes do not reduce to exactly two parts.
-fn last_merge<'a>(token: &'a [u8], rank: u32, ranks: &HashMap<Vec<u8>, u32>) -> Option<(&'a [u8], &'a [u8])> {
+fn last_merge<'a>(
+    token: &'a [u8],
+    rank: u32,
+    ranks: &HashMap<Vec<u8>, u32>,
+) -> Option<(&'a [u8], &'a [u8])> {
     // Part boundaries as start offsets; parts[i]..parts[i+1].
     let mut bounds: Vec<usize> = (0..=token.len()).collect();
     while bounds.len() > 3 {
@@ -125,7 +129,14 @@ pub fn harmony_vocab() -> Result<Vocab, VocabError> {
         })
         .collect();
 
-    Ok(Vocab { tokens, token_types, merges, bos_id: 199_998, eos_id: 200_002, pad_id: 199_999 })
+    Ok(Vocab {
+        tokens,
+        token_types,
+        merges,
+        bos_id: 199_998,
+        eos_id: 200_002,
+        pad_id: 199_999,
+    })
 }
 
 /// Number of ordinary (BPE) tokens in o200k: ids `0..FIRST_SPECIAL`.
@@ -136,7 +147,9 @@ pub fn bpe_ranks() -> Result<HashMap<Vec<u8>, u32>, VocabError> {
     let bpe = tiktoken_rs::o200k_harmony().map_err(|e| VocabError::Load(e.to_string()))?;
     let mut ranks = HashMap::with_capacity(FIRST_SPECIAL as usize);
     for rank in 0..FIRST_SPECIAL {
-        let bytes = bpe.decode_bytes(&[rank]).map_err(|_| VocabError::Gap(rank))?;
+        let bytes = bpe
+            .decode_bytes(&[rank])
+            .map_err(|_| VocabError::Gap(rank))?;
         ranks.insert(bytes, rank);
     }
     Ok(ranks)
@@ -194,13 +207,23 @@ mod tests {
         assert_eq!(v.token_types[200_006], TokenType::Control);
         assert_eq!(v.token_types[1000], TokenType::Normal);
         // Every multi-byte ordinary token comes from exactly one merge.
-        let multi = v.tokens[..FIRST_SPECIAL as usize].iter().filter(|t| t.chars().count() > 1).count();
-        assert_eq!(v.merges.len(), multi, "every multi-byte token must have a merge");
+        let multi = v.tokens[..FIRST_SPECIAL as usize]
+            .iter()
+            .filter(|t| t.chars().count() > 1)
+            .count();
+        assert_eq!(
+            v.merges.len(),
+            multi,
+            "every multi-byte token must have a merge"
+        );
         // Merging the two parts of a merge gives a token of the vocabulary.
         let set: std::collections::HashSet<&str> = v.tokens.iter().map(String::as_str).collect();
         for m in v.merges.iter().take(5000) {
             let (a, b) = m.split_once(' ').expect("merge has two parts");
-            assert!(set.contains(format!("{a}{b}").as_str()), "merge {m:?} makes no token");
+            assert!(
+                set.contains(format!("{a}{b}").as_str()),
+                "merge {m:?} makes no token"
+            );
         }
     }
 }

@@ -30,7 +30,10 @@ fn main() {
     }
     println!("cargo:include={}", include.display());
 
-    let wrapper: String = HEADERS.iter().map(|h| format!("#include \"{h}\"\n")).collect();
+    let wrapper: String = HEADERS
+        .iter()
+        .map(|h| format!("#include \"{h}\"\n"))
+        .collect();
     let bindings = bindgen::Builder::default()
         .header_contents("kchat_ggml_wrapper.h", &wrapper)
         .clang_arg(format!("-I{}", include.display()))
@@ -44,7 +47,8 @@ fn main() {
         .generate_comments(false)
         .generate()
         .unwrap_or_else(|e| panic!("ggml-sys: bindgen failed: {e}"));
-    let out = PathBuf::from(env::var("OUT_DIR").expect("OUT_DIR is set by cargo")).join("bindings.rs");
+    let out =
+        PathBuf::from(env::var("OUT_DIR").expect("OUT_DIR is set by cargo")).join("bindings.rs");
     bindings
         .write_to_file(&out)
         .unwrap_or_else(|e| panic!("ggml-sys: cannot write {}: {e}", out.display()));

@@ -5,7 +5,12 @@
 //! crate. kchat wraps these in safe owned types in `src/ggml/`; nothing else
 //! should call them directly.
 
-#![allow(non_upper_case_globals, non_camel_case_types, non_snake_case, dead_code)]
+#![allow(
+    non_upper_case_globals,
+    non_camel_case_types,
+    non_snake_case,
+    dead_code
+)]
 #![allow(clippy::all)]
 
 // Rust drops a dependency that no code names; without this line the final link
