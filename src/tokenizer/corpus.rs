@@ -250,7 +250,7 @@ pub fn generate(seed: u64, min_bytes: usize) -> String {
     let mut out = String::with_capacity(min_bytes + 4096);
     while out.len() < min_bytes {
         match rng.below(14) {
-            0 | 1 | 2 => prose(&mut rng, &mut out),
+            0..=2 => prose(&mut rng, &mut out),
             3 | 4 => {
                 let t = rng.pick(CODE);
                 out.push_str(&fill(&mut rng, t));

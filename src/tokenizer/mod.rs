@@ -59,6 +59,12 @@ pub struct Tokenizer {
     hf: OnceLock<Result<tokenizers::Tokenizer, TokenizerError>>,
 }
 
+/// Per-call buffers of the encoder (one per thread).
+struct EncodeState {
+    cache: regex_automata::meta::Cache,
+    scratch: Scratch,
+}
+
 /// One token of an encoding, for display (`kchat tokenize`) or JSON.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct TokenPiece {
@@ -219,34 +225,42 @@ impl Tokenizer {
         } else {
             &self.added_user
         };
+        let mut st = self.state();
         match added {
-            None => self.encode_ordinary_into(text, &mut out),
+            None => self.encode_ordinary_into(text, &mut out, &mut st),
             Some((ac, ids)) => {
                 let mut last = 0;
                 for m in ac.find_iter(text) {
-                    self.encode_ordinary_into(&text[last..m.start()], &mut out);
+                    self.encode_ordinary_into(&text[last..m.start()], &mut out, &mut st);
                     out.push(ids[m.pattern().as_usize()]);
                     last = m.end();
                 }
-                self.encode_ordinary_into(&text[last..], &mut out);
+                self.encode_ordinary_into(&text[last..], &mut out, &mut st);
             }
         }
         out
     }
 
+    fn state(&self) -> EncodeState {
+        EncodeState {
+            cache: self.splitter.cache(),
+            scratch: Scratch::default(),
+        }
+    }
+
     /// Encodes `text` with no added tokens at all: pre-tokenize, then BPE.
     pub fn encode_ordinary(&self, text: &str) -> Vec<u32> {
         let mut out = Vec::with_capacity(text.len() / 3 + 1);
-        self.encode_ordinary_into(text, &mut out);
+        self.encode_ordinary_into(text, &mut out, &mut self.state());
         out
     }
 
-    fn encode_ordinary_into(&self, text: &str, out: &mut Vec<u32>) {
+    fn encode_ordinary_into(&self, text: &str, out: &mut Vec<u32>, st: &mut EncodeState) {
         if text.len() >= PARALLEL_MIN_BYTES && rayon::current_num_threads() > 1 {
             let target = (text.len() / (4 * rayon::current_num_threads())).max(8 * 1024);
             self.encode_chunks_into(text, target, out);
         } else {
-            self.encode_sequential(text, out);
+            self.encode_sequential(text, out, st);
         }
     }
 
@@ -263,11 +277,14 @@ impl Tokenizer {
     fn encode_chunks_into(&self, text: &str, chunk_bytes: usize, out: &mut Vec<u32>) {
         let parts: Vec<Vec<u32>> = pretok::safe_chunks(text, chunk_bytes)
             .par_iter()
-            .map(|chunk| {
-                let mut ids = Vec::with_capacity(chunk.len() / 3 + 1);
-                self.encode_sequential(chunk, &mut ids);
-                ids
-            })
+            .map_init(
+                || self.state(),
+                |st, chunk| {
+                    let mut ids = Vec::with_capacity(chunk.len() / 3 + 1);
+                    self.encode_sequential(chunk, &mut ids, st);
+                    ids
+                },
+            )
             .collect();
         for p in parts {
             out.extend_from_slice(&p);
@@ -276,13 +293,12 @@ impl Tokenizer {
 
     /// Pre-tokenizes and encodes on this thread, remembering the ids of
     /// pieces already seen in this text.
-    fn encode_sequential(&self, text: &str, out: &mut Vec<u32>) {
-        let mut scratch = Scratch::default();
-        let mut cache = self.splitter.cache();
+    fn encode_sequential(&self, text: &str, out: &mut Vec<u32>, st: &mut EncodeState) {
+        let EncodeState { cache, scratch } = st;
         let mut seen: HashMap<&str, (usize, usize)> = HashMap::new();
         let mut pos = 0;
         while pos < text.len() {
-            let end = self.splitter.piece_end(&mut cache, text, pos);
+            let end = self.splitter.piece_end(cache, text, pos);
             let piece = &text[pos..end];
             pos = end;
             if piece.len() == 1 {
@@ -294,7 +310,7 @@ impl Tokenizer {
                 continue;
             }
             let at = out.len();
-            self.bpe.encode_piece(piece.as_bytes(), out, &mut scratch);
+            self.bpe.encode_piece(piece.as_bytes(), out, scratch);
             seen.insert(piece, (at, out.len() - at));
         }
     }
