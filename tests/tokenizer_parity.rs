@@ -225,3 +225,27 @@ fn stream_decoding_never_prints_half_a_character() {
         "the sample should split some character across tokens"
     );
 }
+
+#[test]
+fn random_strings_over_a_tricky_alphabet_equal_tiktoken() {
+    // Characters from every class the split pattern tells apart: upper,
+    // lower, title-case, modifier and other letters, both kinds of marks,
+    // digits and other numbers, contraction letters and apostrophes, many
+    // kinds of whitespace, punctuation, '/', emoji pieces.
+    let alphabet: Vec<char> = "aZǅʰ中\u{301}\u{903}1٣½'’ſsStlLdDrRevmM \t\n\r\u{a0}\u{3000}\u{b}\u{85}/.!<|>😀\u{200d}\u{fe0f}"
+        .chars()
+        .collect();
+    let tok = tok();
+    let bpe = tiktoken();
+    let mut rng = corpus::Rng::new(99);
+    for _ in 0..20_000 {
+        let len = rng.range(1, 24) as usize;
+        let s: String = (0..len).map(|_| rng.pick(&alphabet)).collect();
+        assert_same_ids(
+            &format!("{s:?}"),
+            &tok.encode(&s, false),
+            &bpe.encode_ordinary(&s),
+        );
+        assert_eq!(tok.pre_tokenize(&s).concat(), s);
+    }
+}

@@ -151,8 +151,9 @@ pub fn run(tok: &Tokenizer, opts: &BenchOptions) -> Result<BenchReport, BenchErr
             prompt_of(tok, &bpe, opts.seed, opts.prompt_tokens),
         ),
     ];
+    // The pipeline with control tokens left as text, like encode_ordinary.
     let hf = if opts.with_hf {
-        Some(tok.hf().map_err(|e| BenchError::Pipeline(e.to_string()))?)
+        Some(super::hf::build(tok.spec(), false).map_err(|e| BenchError::Pipeline(e.to_string()))?)
     } else {
         None
     };
@@ -172,7 +173,11 @@ pub fn run(tok: &Tokenizer, opts: &BenchOptions) -> Result<BenchReport, BenchErr
         rows.push(row(name, "kchat", text, t, &ids, &reference));
         let (t, ids) = median_time(opts.reps, || one.install(|| tok.encode(text, false)));
         rows.push(row(name, "kchat (1 thread)", text, t, &ids, &reference));
-        if let Some(hf) = hf {
+        if std::env::var_os("KCHAT_BENCH_SPLIT").is_some() {
+            let (t, n) = median_time(opts.reps, || tok.pre_tokenize(text).len());
+            rows.push(row(name, "split only", text, t, &vec![0; n], &reference));
+        }
+        if let Some(hf) = &hf {
             let mut err = None;
             let (t, ids) = median_time(opts.reps, || match hf.encode_fast(text.as_str(), false) {
                 Ok(enc) => enc.get_ids().to_vec(),

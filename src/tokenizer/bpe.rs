@@ -35,6 +35,41 @@ impl Hasher for PairHasher {
     }
 }
 
+/// A fast non-cryptographic hash of a byte string (the Fx hash, 8 bytes a
+/// step) for the encoder's tables; not for hostile keys.
+pub fn hash_bytes(bytes: &[u8]) -> u64 {
+    const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+    let mut h: u64 = bytes.len() as u64;
+    let mut chunks = bytes.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut w = [0u8; 8];
+        w[..rest.len()].copy_from_slice(rest);
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+    }
+    h
+}
+
+/// A `Hasher` over [`hash_bytes`], for maps keyed by strings or byte slices.
+#[derive(Default, Clone, Copy)]
+pub struct BytesHasher(u64);
+
+impl Hasher for BytesHasher {
+    fn finish(&self) -> u64 {
+        let h = self.0;
+        h ^ (h >> 32)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        self.0 = self.0.rotate_left(7) ^ hash_bytes(bytes);
+    }
+}
+
 /// What a pair merges into.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MergeTo {
@@ -57,6 +92,24 @@ const LARGE_PIECE: usize = 96;
 pub struct Bpe {
     byte_ids: [u32; 256],
     merges: HashMap<u64, MergeTo, BuildHasherDefault<PairHasher>>,
+    /// Multi-byte tokens that BPE makes from their own bytes, so that a
+    /// piece equal to one needs a lookup instead of the merge loop. Up to 7
+    /// bytes the key is the bytes themselves ([`pack`]); longer tokens are
+    /// keyed by [`hash_bytes`] and confirmed against the token's bytes.
+    short: HashMap<u64, u32, BuildHasherDefault<PairHasher>>,
+    whole: HashMap<u64, u32, BuildHasherDefault<PairHasher>>,
+}
+
+/// Longest piece that [`pack`] keys exactly.
+const PACK_MAX: usize = 7;
+
+/// Up to 7 bytes and their count in one integer.
+#[inline]
+fn pack(bytes: &[u8]) -> u64 {
+    let mut w = [0u8; 8];
+    w[..bytes.len()].copy_from_slice(bytes);
+    w[7] = bytes.len() as u8;
+    u64::from_le_bytes(w)
 }
 
 /// Reusable buffers for the merge loop.
@@ -137,7 +190,65 @@ impl Bpe {
         Ok(Bpe {
             byte_ids,
             merges: table,
+            short: HashMap::default(),
+            whole: HashMap::default(),
         })
+    }
+
+    /// Fills the whole-token table: every ordinary multi-byte token whose
+    /// bytes BPE merges back into exactly that token (checked here, so the
+    /// shortcut never changes an encoding). `token_bytes(id)` gives the
+    /// bytes of ordinary token `id`, `None` for the others.
+    pub fn index_whole_tokens<'v>(
+        &mut self,
+        n_vocab: usize,
+        token_bytes: impl Fn(u32) -> Option<&'v [u8]> + Sync,
+    ) {
+        use rayon::prelude::*;
+        let this = &*self;
+        let found: Vec<(bool, u64, u32)> = (0..n_vocab as u32)
+            .into_par_iter()
+            .map_init(
+                || (Scratch::default(), Vec::new()),
+                |(s, out), id| {
+                    let bytes = token_bytes(id).filter(|b| b.len() > 1)?;
+                    out.clear();
+                    this.merge_any(bytes, out, s);
+                    (out.as_slice() == [id]).then(|| {
+                        let short = bytes.len() <= PACK_MAX;
+                        let key = if short {
+                            pack(bytes)
+                        } else {
+                            hash_bytes(bytes)
+                        };
+                        (short, key, id)
+                    })
+                },
+            )
+            .flatten()
+            .collect();
+        let (mut short, mut whole) = (HashMap::default(), HashMap::default());
+        for (is_short, key, id) in found {
+            let map = if is_short { &mut short } else { &mut whole };
+            map.entry(key).or_insert(id);
+        }
+        self.short = short;
+        self.whole = whole;
+    }
+
+    /// The token a piece is, if it is a whole token (see
+    /// [`Bpe::index_whole_tokens`]); `token_bytes` confirms the match.
+    #[inline]
+    pub fn whole_token<'v>(
+        &self,
+        piece: &[u8],
+        token_bytes: impl Fn(u32) -> Option<&'v [u8]>,
+    ) -> Option<u32> {
+        if piece.len() <= PACK_MAX {
+            return self.short.get(&pack(piece)).copied();
+        }
+        let id = *self.whole.get(&hash_bytes(piece))?;
+        (token_bytes(id) == Some(piece)).then_some(id)
     }
 
     /// The token of byte `b`.
@@ -158,6 +269,10 @@ impl Bpe {
 
     /// Appends the ids of one pre-tokenized piece to `out`.
     pub fn encode_piece(&self, piece: &[u8], out: &mut Vec<u32>, s: &mut Scratch) {
+        self.merge_any(piece, out, s);
+    }
+
+    fn merge_any(&self, piece: &[u8], out: &mut Vec<u32>, s: &mut Scratch) {
         match piece.len() {
             0 => {}
             1 => out.push(self.byte_id(piece[0])),

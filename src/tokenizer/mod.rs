@@ -23,6 +23,7 @@ pub mod stream;
 mod tests;
 
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 use std::sync::OnceLock;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
@@ -31,7 +32,7 @@ use rayon::prelude::*;
 use crate::gguf::GgufValue;
 use crate::mkmodel::vocab::byte_to_unicode;
 
-use bpe::{Bpe, Scratch};
+use bpe::{Bpe, BytesHasher, Scratch};
 pub use error::TokenizerError;
 pub use meta::{TokenKind, VocabSpec};
 pub use pretok::PreTokenizer;
@@ -39,7 +40,7 @@ use pretok::Splitter;
 pub use stream::StreamDecoder;
 
 /// Ordinary text longer than this is encoded in parallel chunks.
-const PARALLEL_MIN_BYTES: usize = 32 * 1024;
+const PARALLEL_MIN_BYTES: usize = 256 * 1024;
 
 /// A compiled vocabulary: encode text to ids and decode ids to text.
 #[derive(Debug)]
@@ -57,12 +58,6 @@ pub struct Tokenizer {
     added_user: Option<(AhoCorasick, Vec<u32>)>,
     special_ids: HashMap<String, u32>,
     hf: OnceLock<Result<tokenizers::Tokenizer, TokenizerError>>,
-}
-
-/// Per-call buffers of the encoder (one per thread).
-struct EncodeState {
-    cache: regex_automata::meta::Cache,
-    scratch: Scratch,
 }
 
 /// One token of an encoding, for display (`kchat tokenize`) or JSON.
@@ -114,7 +109,7 @@ impl Tokenizer {
     pub fn from_spec(spec: VocabSpec) -> Result<Tokenizer, TokenizerError> {
         let splitter = Splitter::new(spec.pre)?;
         let by_text = bpe::text_to_id(&spec.tokens, &spec.kinds);
-        let bpe = Bpe::new(&by_text, &spec.merges)?;
+        let mut bpe = Bpe::new(&by_text, &spec.merges)?;
         drop(by_text);
 
         let mut inverse: HashMap<char, u8> = HashMap::with_capacity(256);
@@ -142,6 +137,14 @@ impl Tokenizer {
                 .map_err(|_| TokenizerError::Pipeline("vocabulary text exceeds 4 GiB".into()))?;
             offsets.push(end);
         }
+
+        bpe.index_whole_tokens(spec.tokens.len(), |id| {
+            let i = id as usize;
+            if !spec.kinds.get(i)?.is_ordinary() {
+                return None;
+            }
+            bytes.get(*offsets.get(i)? as usize..*offsets.get(i + 1)? as usize)
+        });
 
         let added_all = matcher(&spec, |k| k.is_special() || k == TokenKind::UserDefined)?;
         let added_user = matcher(&spec, |k| k == TokenKind::UserDefined)?;
@@ -225,7 +228,7 @@ impl Tokenizer {
         } else {
             &self.added_user
         };
-        let mut st = self.state();
+        let mut st = Scratch::default();
         match added {
             None => self.encode_ordinary_into(text, &mut out, &mut st),
             Some((ac, ids)) => {
@@ -241,21 +244,14 @@ impl Tokenizer {
         out
     }
 
-    fn state(&self) -> EncodeState {
-        EncodeState {
-            cache: self.splitter.cache(),
-            scratch: Scratch::default(),
-        }
-    }
-
     /// Encodes `text` with no added tokens at all: pre-tokenize, then BPE.
     pub fn encode_ordinary(&self, text: &str) -> Vec<u32> {
         let mut out = Vec::with_capacity(text.len() / 3 + 1);
-        self.encode_ordinary_into(text, &mut out, &mut self.state());
+        self.encode_ordinary_into(text, &mut out, &mut Scratch::default());
         out
     }
 
-    fn encode_ordinary_into(&self, text: &str, out: &mut Vec<u32>, st: &mut EncodeState) {
+    fn encode_ordinary_into(&self, text: &str, out: &mut Vec<u32>, st: &mut Scratch) {
         if text.len() >= PARALLEL_MIN_BYTES && rayon::current_num_threads() > 1 {
             let target = (text.len() / (4 * rayon::current_num_threads())).max(8 * 1024);
             self.encode_chunks_into(text, target, out);
@@ -277,14 +273,11 @@ impl Tokenizer {
     fn encode_chunks_into(&self, text: &str, chunk_bytes: usize, out: &mut Vec<u32>) {
         let parts: Vec<Vec<u32>> = pretok::safe_chunks(text, chunk_bytes)
             .par_iter()
-            .map_init(
-                || self.state(),
-                |st, chunk| {
-                    let mut ids = Vec::with_capacity(chunk.len() / 3 + 1);
-                    self.encode_sequential(chunk, &mut ids, st);
-                    ids
-                },
-            )
+            .map_init(Scratch::default, |st, chunk| {
+                let mut ids = Vec::with_capacity(chunk.len() / 3 + 1);
+                self.encode_sequential(chunk, &mut ids, st);
+                ids
+            })
             .collect();
         for p in parts {
             out.extend_from_slice(&p);
@@ -293,9 +286,20 @@ impl Tokenizer {
 
     /// Pre-tokenizes and encodes on this thread, remembering the ids of
     /// pieces already seen in this text.
-    fn encode_sequential(&self, text: &str, out: &mut Vec<u32>, st: &mut EncodeState) {
-        let EncodeState { cache, scratch } = st;
-        let mut seen: HashMap<&str, (usize, usize)> = HashMap::new();
+    fn encode_sequential(&self, text: &str, out: &mut Vec<u32>, scratch: &mut Scratch) {
+        self.splitter
+            .with_cache(|cache| self.encode_pieces(text, out, scratch, cache));
+    }
+
+    fn encode_pieces(
+        &self,
+        text: &str,
+        out: &mut Vec<u32>,
+        scratch: &mut Scratch,
+        cache: &mut regex_automata::meta::Cache,
+    ) {
+        let mut seen: HashMap<&str, (usize, usize), BuildHasherDefault<BytesHasher>> =
+            HashMap::default();
         let mut pos = 0;
         while pos < text.len() {
             let end = self.splitter.piece_end(cache, text, pos);
@@ -303,6 +307,13 @@ impl Tokenizer {
             pos = end;
             if piece.len() == 1 {
                 out.push(self.bpe.byte_id(piece.as_bytes()[0]));
+                continue;
+            }
+            if let Some(id) = self
+                .bpe
+                .whole_token(piece.as_bytes(), |id| self.token_bytes(id))
+            {
+                out.push(id);
                 continue;
             }
             if let Some(&(at, n)) = seen.get(piece) {

@@ -8,6 +8,8 @@
 //! applies the look-ahead by hand: a run of whitespace that is followed by a
 //! non-space character gives up its last character to the next piece.
 
+use std::sync::Mutex;
+
 use regex_automata::meta::{self, Regex};
 use regex_automata::util::syntax;
 use regex_automata::{Anchored, Input, MatchKind};
@@ -75,11 +77,13 @@ impl PreTokenizer {
 }
 
 /// The compiled split pattern.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Splitter {
     re: Regex,
     /// Pattern index of the trailing `\s+` alternative.
     tail: usize,
+    /// Search caches (the lazy DFA's states) kept warm between calls.
+    caches: Mutex<Vec<meta::Cache>>,
 }
 
 impl Splitter {
@@ -95,16 +99,34 @@ impl Splitter {
         Ok(Splitter {
             re,
             tail: pats.len() - 1,
+            caches: Mutex::new(Vec::new()),
         })
     }
 
-    /// A search cache; one per thread doing splits.
-    pub fn cache(&self) -> meta::Cache {
-        self.re.create_cache()
+    /// Runs `f` with a search cache from the pool (a new one if all are in
+    /// use) and returns the cache to the pool afterwards.
+    pub fn with_cache<R>(&self, f: impl FnOnce(&mut meta::Cache) -> R) -> R {
+        let pooled = self.caches.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let mut cache = pooled.unwrap_or_else(|| self.re.create_cache());
+        let out = f(&mut cache);
+        self.caches
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(cache);
+        out
     }
 
     /// The end of the piece that starts at `pos` (`pos < text.len()`).
+    #[inline]
     pub fn piece_end(&self, cache: &mut meta::Cache, text: &str, pos: usize) -> usize {
+        if let Some(end) = ascii_piece_end(text.as_bytes(), pos) {
+            return end;
+        }
+        self.piece_end_dfa(cache, text, pos)
+    }
+
+    /// [`Splitter::piece_end`] by the DFA alone.
+    pub fn piece_end_dfa(&self, cache: &mut meta::Cache, text: &str, pos: usize) -> usize {
         let input = Input::new(text).range(pos..).anchored(Anchored::Yes);
         match self.re.search_with(cache, &input) {
             Some(m) if m.end() > pos => {
@@ -129,13 +151,14 @@ impl Splitter {
 
     /// Calls `f` with each piece of `text`, in order.
     pub fn for_each_piece<'t>(&self, text: &'t str, mut f: impl FnMut(&'t str)) {
-        let mut cache = self.cache();
-        let mut pos = 0;
-        while pos < text.len() {
-            let end = self.piece_end(&mut cache, text, pos);
-            f(&text[pos..end]);
-            pos = end;
-        }
+        self.with_cache(|cache| {
+            let mut pos = 0;
+            while pos < text.len() {
+                let end = self.piece_end(cache, text, pos);
+                f(&text[pos..end]);
+                pos = end;
+            }
+        })
     }
 
     /// All pieces of `text`.
@@ -143,6 +166,129 @@ impl Splitter {
         let mut out = Vec::new();
         self.for_each_piece(text, |p| out.push(p));
         out
+    }
+}
+
+const UPPER: u8 = 1;
+const LOWER: u8 = 2;
+const DIGIT: u8 = 4;
+const SPACE: u8 = 8;
+const NEWLINE: u8 = 16;
+/// `[^\s\p{L}\p{N}]`.
+const OTHER: u8 = 32;
+/// `[^\r\n\p{L}\p{N}]`: may prefix a word.
+const PREFIX: u8 = 64;
+
+/// Character classes of the o200k pattern for each ASCII byte.
+const ASCII_CLASS: [u8; 128] = {
+    let mut t = [0u8; 128];
+    let mut i = 0;
+    while i < 128 {
+        let c = i as u8;
+        t[i] = if c.is_ascii_uppercase() {
+            UPPER
+        } else if c.is_ascii_lowercase() {
+            LOWER
+        } else if c.is_ascii_digit() {
+            DIGIT
+        } else if c == b'\r' || c == b'\n' {
+            SPACE | NEWLINE
+        } else if matches!(c, 0x09..=0x0d | 0x20) {
+            SPACE | PREFIX
+        } else {
+            OTHER | PREFIX
+        };
+        i += 1;
+    }
+    t
+};
+
+/// The o200k piece starting at `pos`, worked out by hand while every
+/// character that decides it is ASCII (most text). `None` when a non-ASCII
+/// character could change the outcome; the DFA then decides.
+///
+/// Per alternative of the pattern, in priority order, for ASCII (where the
+/// upper- and lower-case classes are disjoint):
+/// 1-2. an optional prefix (`[^\r\n\p{L}\p{N}]`) before a letter, upper-case
+///      run, lower-case run, optional contraction;
+/// 3. one to three digits;
+/// 4. an optional space, a run of `[^\s\p{L}\p{N}]`, then `[\r\n/]*`;
+/// 5. whitespace with a line break: up to its last `\r`/`\n`;
+/// 6-7. other whitespace: all of it at the end of the text, else all but its
+///      last character, but at least one.
+fn ascii_piece_end(b: &[u8], pos: usize) -> Option<usize> {
+    // Some(Some(class)) for ASCII, Some(None) at the end, None for non-ASCII.
+    let class = |i: usize| -> Option<Option<u8>> {
+        match b.get(i) {
+            None => Some(None),
+            Some(&c) if c < 0x80 => Some(Some(ASCII_CLASS[usize::from(c)])),
+            Some(_) => None,
+        }
+    };
+    let is = |k: Option<u8>, mask: u8| k.is_some_and(|k| k & mask != 0);
+    let run = |mut i: usize, mask: u8| -> Option<usize> {
+        while is(class(i)?, mask) {
+            i += 1;
+        }
+        Some(i)
+    };
+    let c = class(pos)??;
+
+    // 1-2: letters, maybe after a prefix character.
+    let start = if c & (UPPER | LOWER) != 0 {
+        Some(pos)
+    } else if c & PREFIX != 0 && is(class(pos + 1)?, UPPER | LOWER) {
+        Some(pos + 1)
+    } else {
+        None
+    };
+    if let Some(s) = start {
+        let mut end = run(run(s, UPPER)?, LOWER)?;
+        if b.get(end) == Some(&b'\'') {
+            let lower = |i: usize| b.get(i).map(|x| x.to_ascii_lowercase());
+            match lower(end + 1) {
+                // 'ſ' folds to 's': let the DFA judge any non-ASCII here.
+                Some(x) if x >= 0x80 => return None,
+                Some(b's' | b't' | b'm' | b'd') => end += 2,
+                Some(b'r' | b'v') if lower(end + 2) == Some(b'e') => end += 3,
+                Some(b'l') if lower(end + 2) == Some(b'l') => end += 3,
+                _ => {}
+            }
+        }
+        return Some(end);
+    }
+    // 3: digits.
+    if c & DIGIT != 0 {
+        let mut i = pos + 1;
+        while i < pos + 3 && is(class(i)?, DIGIT) {
+            i += 1;
+        }
+        return Some(i);
+    }
+    // 4: punctuation and symbols, maybe after a space.
+    let punct_from = if c & OTHER != 0 {
+        Some(pos)
+    } else if b[pos] == b' ' && is(class(pos + 1)?, OTHER) {
+        Some(pos + 1)
+    } else {
+        None
+    };
+    if let Some(s) = punct_from {
+        let mut i = run(s, OTHER)?;
+        while matches!(b.get(i), Some(b'\r' | b'\n' | b'/')) {
+            i += 1;
+        }
+        return Some(i);
+    }
+    // 5-7: whitespace.
+    let end = run(pos, SPACE)?;
+    if let Some(last_nl) = b[pos..end].iter().rposition(|&x| x == b'\r' || x == b'\n') {
+        return Some(pos + last_nl + 1);
+    }
+    if end == b.len() || end - pos == 1 {
+        Some(end)
+    } else {
+        Some(end - 1)
     }
 }
 
@@ -266,6 +412,40 @@ mod tests {
             "'s's 'S",
         ];
         for c in cases {
+            assert_eq!(split(c), reference(c), "on {c:?}");
+        }
+    }
+
+    #[test]
+    fn ascii_shortcut_agrees_with_the_dfa() {
+        let sp = Splitter::new(PreTokenizer::O200k).expect("pattern compiles");
+        let alphabet: Vec<char> =
+            "aZ09'sStTlLrReEvVmMdD \t\n\r\u{b}\u{c}/.!-<|>\u{0}\u{7f}é\u{a0}ſ٣中\u{301}€"
+                .chars()
+                .collect();
+        let mut rng = super::super::corpus::Rng::new(5);
+        let mut cache = sp.re.create_cache();
+        for _ in 0..30_000 {
+            let len = rng.range(1, 12) as usize;
+            let s: String = (0..len).map(|_| rng.pick(&alphabet)).collect();
+            let mut pos = 0;
+            while pos < s.len() {
+                let fast = sp.piece_end(&mut cache, &s, pos);
+                let dfa = sp.piece_end_dfa(&mut cache, &s, pos);
+                assert_eq!(fast, dfa, "at {pos} of {s:?}");
+                pos = dfa;
+            }
+        }
+        for c in [
+            "don'ſ",
+            "A'S",
+            "a'RE",
+            "a'r",
+            "x'll'",
+            "  '",
+            "1234",
+            "a\u{0}\n/\nb",
+        ] {
             assert_eq!(split(c), reference(c), "on {c:?}");
         }
     }
