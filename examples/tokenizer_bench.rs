@@ -1,5 +1,5 @@
 //! Tokenizer speed beside tiktoken-rs, until `kchat bench tokenizer` is wired:
-//! `cargo run --release --example tokenizer_bench [REPS] [--no-hf] [--json]`.
+//! `cargo run --release --example tokenizer_bench [REPS] [--no-hf] [--split] [--json]`.
 //! Builds the o200k_harmony vocabulary in GGUF form (what `kchat mkmodel`
 //! writes), reads it back through the GGUF metadata path, and runs
 //! `kchat::tokenizer::bench::run`.
@@ -21,6 +21,7 @@ fn main() -> anyhow::Result<()> {
         opts.reps = n;
     }
     opts.with_hf = !args.iter().any(|a| a == "--no-hf");
+    opts.with_split = args.iter().any(|a| a == "--split");
 
     let t = Instant::now();
     let vocab = harmony_vocab().context("building the o200k_harmony vocabulary")?;
@@ -32,6 +33,7 @@ fn main() -> anyhow::Result<()> {
         "vocabulary in GGUF form {t_vocab:.2?}, tokenizer from metadata {:.2?}",
         t.elapsed()
     );
+    // (`bench::harmony_tokenizer()` does the same in one call.)
 
     let report = bench::run(&tok, &opts)?;
     if args.iter().any(|a| a == "--json") {

@@ -249,3 +249,37 @@ fn random_strings_over_a_tricky_alphabet_equal_tiktoken() {
         assert_eq!(tok.pre_tokenize(&s).concat(), s);
     }
 }
+
+#[test]
+fn bench_runs_and_reports_the_same_ids_as_tiktoken() {
+    use kchat::tokenizer::bench::{self, BenchOptions};
+    let tok = bench::harmony_tokenizer().expect("harmony tokenizer builds");
+    assert_eq!(tok.vocab_size(), 201_088);
+    let opts = BenchOptions {
+        reps: 1,
+        corpus_bytes: 40_000,
+        prompt_tokens: 3_000,
+        seed: 1,
+        with_hf: true,
+        with_split: true,
+    };
+    let report = bench::run(&tok, &opts).expect("bench runs");
+    assert_eq!(report.rows.len(), 10);
+    for r in &report.rows {
+        assert_ne!(r.same_ids_as_tiktoken, Some(false), "{r:?}");
+        assert!(r.tokens > 0 && r.median_s > 0.0, "{r:?}");
+    }
+    let prompt = report
+        .rows
+        .iter()
+        .find(|r| r.input == "prompt" && r.encoder == "tiktoken-rs")
+        .expect("prompt row");
+    assert!(
+        (2_990..=3_000).contains(&prompt.tokens),
+        "prompt has {} tokens",
+        prompt.tokens
+    );
+    let shown = report.to_string();
+    assert!(shown.contains("kchat vs tiktoken-rs"), "{shown}");
+    eprintln!("{shown}");
+}

@@ -20,6 +20,8 @@ pub struct BenchOptions {
     pub seed: u64,
     /// Also time the `tokenizers` pipeline (slow; off for quick runs).
     pub with_hf: bool,
+    /// Also time the pre-tokenizer alone (pieces, no BPE).
+    pub with_split: bool,
 }
 
 impl Default for BenchOptions {
@@ -30,6 +32,7 @@ impl Default for BenchOptions {
             prompt_tokens: 131_072,
             seed: 42,
             with_hf: true,
+            with_split: false,
         }
     }
 }
@@ -51,8 +54,9 @@ pub struct BenchRow {
     pub mb_per_s: f64,
     /// Tokens per second.
     pub tokens_per_s: f64,
-    /// Whether the ids equal tiktoken-rs's.
-    pub same_ids_as_tiktoken: bool,
+    /// Whether the ids equal tiktoken-rs's (`None` for the pre-tokenizer
+    /// alone, whose "tokens" are pieces).
+    pub same_ids_as_tiktoken: Option<bool>,
 }
 
 /// The whole measurement.
@@ -75,6 +79,12 @@ pub struct BenchReport {
 /// Errors of the benchmark.
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {
+    /// The o200k_harmony vocabulary could not be built.
+    #[error("cannot build the o200k_harmony vocabulary: {0}")]
+    Vocab(#[from] crate::mkmodel::vocab::VocabError),
+    /// The tokenizer could not be built from the vocabulary's metadata.
+    #[error(transparent)]
+    Tokenizer(#[from] super::TokenizerError),
     /// tiktoken-rs could not load its tables.
     #[error("cannot load tiktoken-rs o200k_harmony: {0}")]
     Tiktoken(String),
@@ -116,7 +126,7 @@ fn row(
         median_s: secs,
         mb_per_s: text.len() as f64 / secs / 1e6,
         tokens_per_s: ids.len() as f64 / secs,
-        same_ids_as_tiktoken: ids == reference,
+        same_ids_as_tiktoken: Some(ids == reference),
     }
 }
 
@@ -135,6 +145,16 @@ fn prompt_of(tok: &Tokenizer, bpe: &tiktoken_rs::CoreBPE, seed: u64, n: usize) -
         cut -= 1;
     }
     text[..cut].to_owned()
+}
+
+/// gpt-oss's tokenizer without a model file: the o200k_harmony vocabulary
+/// in GGUF form (what `kchat mkmodel` writes), read back through
+/// [`Tokenizer::from_gguf`] like any model's metadata.
+pub fn harmony_tokenizer() -> Result<Tokenizer, BenchError> {
+    let vocab = crate::mkmodel::vocab::harmony_vocab()?;
+    let meta = super::meta::metadata_from_vocab(&vocab);
+    let get = |key: &str| meta.iter().find(|(k, _)| *k == key).map(|(_, v)| v);
+    Ok(Tokenizer::from_gguf(get)?)
 }
 
 /// Runs the benchmark with `tok` (an o200k vocabulary, e.g. gpt-oss's).
@@ -173,9 +193,14 @@ pub fn run(tok: &Tokenizer, opts: &BenchOptions) -> Result<BenchReport, BenchErr
         rows.push(row(name, "kchat", text, t, &ids, &reference));
         let (t, ids) = median_time(opts.reps, || one.install(|| tok.encode(text, false)));
         rows.push(row(name, "kchat (1 thread)", text, t, &ids, &reference));
-        if std::env::var_os("KCHAT_BENCH_SPLIT").is_some() {
+        if opts.with_split {
             let (t, n) = median_time(opts.reps, || tok.pre_tokenize(text).len());
-            rows.push(row(name, "split only", text, t, &vec![0; n], &reference));
+            rows.push(BenchRow {
+                tokens: n,
+                tokens_per_s: n as f64 / t,
+                same_ids_as_tiktoken: None,
+                ..row(name, "pre-tokenizer only", text, t, &[], &[])
+            });
         }
         if let Some(hf) = &hf {
             let mut err = None;
@@ -231,10 +256,10 @@ impl fmt::Display for BenchReport {
                 r.median_s * 1e3,
                 r.mb_per_s,
                 r.tokens_per_s,
-                if r.same_ids_as_tiktoken {
-                    "same"
-                } else {
-                    "DIFF"
+                match r.same_ids_as_tiktoken {
+                    Some(true) => "same",
+                    Some(false) => "DIFF",
+                    None => "-",
                 }
             )?;
         }

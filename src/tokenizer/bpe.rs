@@ -134,9 +134,12 @@ pub fn split_merge(merge: &str) -> Option<(&str, &str)> {
     (!l.is_empty() && !r.is_empty()).then_some((l, r))
 }
 
+/// A map keyed by token text, hashed with [`BytesHasher`].
+pub type TextMap<'v> = HashMap<&'v str, u32, BuildHasherDefault<BytesHasher>>;
+
 /// Token text to id, ordinary tokens first; the first of equal texts wins.
-pub fn text_to_id<'v>(tokens: &'v [String], kinds: &[TokenKind]) -> HashMap<&'v str, u32> {
-    let mut map = HashMap::with_capacity(tokens.len());
+pub fn text_to_id<'v>(tokens: &'v [String], kinds: &[TokenKind]) -> TextMap<'v> {
+    let mut map = TextMap::with_capacity_and_hasher(tokens.len(), Default::default());
     for pass_ordinary in [true, false] {
         for (id, (t, k)) in tokens.iter().zip(kinds).enumerate() {
             if k.is_ordinary() == pass_ordinary {
@@ -150,7 +153,7 @@ pub fn text_to_id<'v>(tokens: &'v [String], kinds: &[TokenKind]) -> HashMap<&'v 
 impl Bpe {
     /// Builds the table from token texts and merges; `by_text` is
     /// [`text_to_id`] of the same vocabulary.
-    pub fn new(by_text: &HashMap<&str, u32>, merges: &[String]) -> Result<Bpe, TokenizerError> {
+    pub fn new(by_text: &TextMap<'_>, merges: &[String]) -> Result<Bpe, TokenizerError> {
         let alphabet = byte_to_unicode();
         let mut byte_ids = [0u32; 256];
         let mut buf = [0u8; 4];

@@ -112,9 +112,12 @@ impl Tokenizer {
         let mut bpe = Bpe::new(&by_text, &spec.merges)?;
         drop(by_text);
 
-        let mut inverse: HashMap<char, u8> = HashMap::with_capacity(256);
+        // The byte alphabet's characters are all below U+0144.
+        let mut inverse = [None::<u8>; 0x144];
         for (b, c) in byte_to_unicode().iter().enumerate() {
-            inverse.insert(*c, b as u8);
+            if let Some(slot) = inverse.get_mut(*c as usize) {
+                *slot = Some(b as u8);
+            }
         }
         let mut bytes = Vec::with_capacity(spec.tokens.iter().map(String::len).sum());
         let mut offsets = Vec::with_capacity(spec.tokens.len() + 1);
@@ -125,8 +128,8 @@ impl Tokenizer {
                 // Characters outside the byte alphabet are kept as UTF-8, as
                 // llama.cpp does; BPE never produces such tokens.
                 for c in t.chars() {
-                    match inverse.get(&c) {
-                        Some(&b) => bytes.push(b),
+                    match inverse.get(c as usize).copied().flatten() {
+                        Some(b) => bytes.push(b),
                         None => bytes.extend_from_slice(c.encode_utf8(&mut buf).as_bytes()),
                     }
                 }

@@ -116,9 +116,13 @@ impl Splitter {
         out
     }
 
-    /// The end of the piece that starts at `pos` (`pos < text.len()`).
+    /// The end of the piece that starts at `pos`, a character boundary
+    /// (`text.len()` when `pos` is at or past the end).
     #[inline]
     pub fn piece_end(&self, cache: &mut meta::Cache, text: &str, pos: usize) -> usize {
+        if pos >= text.len() {
+            return text.len();
+        }
         if let Some(end) = ascii_piece_end(text.as_bytes(), pos) {
             return end;
         }
@@ -127,6 +131,9 @@ impl Splitter {
 
     /// [`Splitter::piece_end`] by the DFA alone.
     pub fn piece_end_dfa(&self, cache: &mut meta::Cache, text: &str, pos: usize) -> usize {
+        if pos >= text.len() {
+            return text.len();
+        }
         let input = Input::new(text).range(pos..).anchored(Anchored::Yes);
         match self.re.search_with(cache, &input) {
             Some(m) if m.end() > pos => {
