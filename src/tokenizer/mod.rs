@@ -2,11 +2,14 @@
 //!
 //! [`Tokenizer::from_gguf`] reads the vocabulary (byte-level BPE tokens,
 //! merges, token types, special ids) through a key lookup, and compiles it
-//! into kchat's encoder: a DFA pre-tokenizer ([`pretok`]), a merge table
-//! ([`bpe`]), a matcher for added tokens, and a byte table for decoding.
-//! Large inputs are encoded in parallel, cut only where the split pattern
-//! always cuts. The same metadata also builds a `tokenizers::Tokenizer`
-//! ([`hf`]), the independent implementation the encoder is tested against.
+//! into kchat's encoder: the pre-tokenizer ([`pretok`]: a hand-written
+//! scanner for ASCII, a multi-pattern DFA for the rest), the merge table
+//! ([`bpe`], with a lookup for pieces that are whole tokens, checked at load
+//! to give what the merges give), a matcher for added tokens, and a byte
+//! table for decoding. Inputs over 256 KiB are encoded in parallel, cut only
+//! where the split pattern always cuts. The same metadata also builds a
+//! `tokenizers::Tokenizer` ([`hf`]), the independent implementation the
+//! encoder is tested against (it is 10-20x slower).
 //!
 //! For gpt-oss the ids equal `tiktoken-rs`'s `o200k_harmony()` (see the
 //! parity tests in `tests/tokenizer_parity.rs`).
