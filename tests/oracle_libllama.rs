@@ -276,29 +276,36 @@ fn libllama_loads_and_runs_tiny_single_and_split() {
     assert_eq!(decode(&two, &toks), decode(&one, &toks));
 }
 
-/// By hand: `cargo test --release --test oracle_libllama -- --ignored --nocapture`.
+/// By hand: `cargo test --test oracle_libllama -- --ignored --nocapture`.
 /// Writes `small` as 2 shards (4.8 GB) under $KCHAT_BIG_DIR (default: the
-/// system temp dir), loads it, decodes, and removes it.
+/// system temp dir) with the test's `kchat`, loads it, decodes, and removes
+/// it. With `KCHAT_SMALL_MODEL=FIRST_SHARD` it loads that file instead (one
+/// written by a release build, say) and leaves it in place.
 #[test]
 #[ignore = "writes 4.8 GB; run by hand"]
 fn libllama_loads_small_split() {
     let base = std::env::var_os("KCHAT_BIG_DIR").map_or_else(std::env::temp_dir, PathBuf::from);
     let dir = tempfile::tempdir_in(base).expect("tempdir");
-    let out = dir.path().join("small.gguf");
-    let t = std::time::Instant::now();
-    mkmodel(&[
-        "--preset",
-        "small",
-        "--split",
-        "2",
-        "-o",
-        out.to_str().expect("utf-8"),
-    ]);
-    eprintln!(
-        "mkmodel small --split 2: {:.1} s",
-        t.elapsed().as_secs_f64()
-    );
-    let first = dir.path().join("small-00001-of-00002.gguf");
+    let first = match std::env::var_os("KCHAT_SMALL_MODEL") {
+        Some(p) => PathBuf::from(p),
+        None => {
+            let out = dir.path().join("small.gguf");
+            let t = std::time::Instant::now();
+            mkmodel(&[
+                "--preset",
+                "small",
+                "--split",
+                "2",
+                "-o",
+                out.to_str().expect("utf-8"),
+            ]);
+            eprintln!(
+                "mkmodel small --split 2: {:.1} s",
+                t.elapsed().as_secs_f64()
+            );
+            dir.path().join("small-00001-of-00002.gguf")
+        }
+    };
     let t = std::time::Instant::now();
     let m = load(&first);
     eprintln!("libllama load: {:.1} s", t.elapsed().as_secs_f64());

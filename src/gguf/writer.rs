@@ -312,7 +312,11 @@ impl GgufWriter {
             Ok(())
         })()
         .map_err(io_err)?;
-        let padding = self.layout.data_start - n;
+        let padding = self
+            .layout
+            .data_start
+            .checked_sub(n)
+            .expect("the layout counts every header byte");
         let out = self.out.as_mut().expect("the output exists until finish");
         out.write_all(&vec![0u8; padding as usize])
             .map_err(io_err)?;
