@@ -67,11 +67,7 @@ pub fn quantize_into(
 
 /// Like [`quantize_into`], allocating the output.
 pub fn quantize(ty: GgmlType, src: &[f32], n_per_row: usize) -> Result<Vec<u8>, GgmlError> {
-    let rows = if n_per_row == 0 {
-        0
-    } else {
-        src.len() / n_per_row
-    };
+    let rows = src.len().checked_div(n_per_row).unwrap_or(0);
     let len = ty.row_bytes(n_per_row as u64).unwrap_or(0) as usize * rows;
     let mut out = vec![0u8; len];
     let n = quantize_into(ty, src, n_per_row, &mut out)?;
