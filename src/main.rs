@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
-use kchat::{ggml, mkmodel, version};
+use kchat::{ggml, mkmodel, tokenizer, version};
 
 /// kchat: chat with gpt-oss models from GGUF files, offline.
 #[derive(Parser)]
@@ -22,12 +22,25 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Text to token ids (and pieces), with the model's vocabulary.
+    Tokenize(tokenizer::cli::TokenizeArgs),
+    /// Token ids back to text.
+    Detokenize(tokenizer::cli::DetokenizeArgs),
+    /// Benchmarks.
+    #[command(subcommand)]
+    Bench(BenchCommand),
     /// List the compute devices ggml found (CPU, CUDA GPUs, ...).
     Devices,
     /// Write a synthetic gpt-oss model (seeded random weights) as GGUF.
     Mkmodel(mkmodel::MkmodelArgs),
     /// Describe a GGUF model: hyper-parameters, tokenizer, tensors.
     Inspect(kchat::inspect::InspectArgs),
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Tokenizer speed beside tiktoken-rs: a 1 MB corpus and a 131,072-token prompt.
+    Tokenizer(tokenizer::cli::TokenizerBenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -51,6 +64,9 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Some(Command::Mkmodel(args)) => mkmodel::run(&args),
         Some(Command::Inspect(args)) => kchat::inspect::run(&args),
+        Some(Command::Tokenize(args)) => tokenizer::cli::run_tokenize(&args),
+        Some(Command::Detokenize(args)) => tokenizer::cli::run_detokenize(&args),
+        Some(Command::Bench(BenchCommand::Tokenizer(args))) => tokenizer::cli::run_bench(&args),
         Some(Command::Devices) => {
             for d in ggml::Device::all() {
                 let (free, total) = d.memory();

@@ -16,6 +16,7 @@
 
 pub mod bench;
 pub mod bpe;
+pub mod cli;
 pub mod corpus;
 pub mod error;
 pub mod hf;

@@ -1,5 +1,5 @@
-//! End-to-end tests of `kchat mkmodel` + `kchat inspect` + `kchat --version`,
-//! running the real binary on real files it writes.
+//! End-to-end tests of `kchat mkmodel`, `inspect`, `tokenize`, `detokenize` and
+//! `--version`, running the real binary on real files it writes.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -201,4 +201,43 @@ fn version_reports_ggml_and_devices() {
         "{s}"
     );
     assert!(s.contains("devices:") && s.contains("CPU"), "{s}");
+}
+
+#[test]
+fn tokenize_matches_tiktoken_and_detokenize_round_trips() {
+    let file = models().join("tiny.gguf");
+    let file = file.to_str().expect("utf8");
+    let input = "Hello <|start|> wörld 😀 1234567 \t\n  fn main() {}";
+    let bpe = tiktoken_rs::o200k_harmony().expect("tiktoken");
+
+    let out = kchat(&["tokenize", "-m", file, "--ids", input]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let want: Vec<String> = bpe
+        .encode_ordinary(input)
+        .iter()
+        .map(u32::to_string)
+        .collect();
+    assert_eq!(text(&out.stdout).trim(), format!("[{}]", want.join(", ")));
+
+    let out = kchat(&["tokenize", "-m", file, "--special", "--json", input]);
+    let pieces: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let ids: Vec<u32> = pieces
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|p| p["id"].as_u64().expect("id") as u32)
+        .collect();
+    assert_eq!(ids, bpe.encode_with_special_tokens(input));
+    assert!(
+        ids.contains(&200_006),
+        "<|start|> parsed as special with --special"
+    );
+
+    let list: Vec<String> = ids.iter().map(u32::to_string).collect();
+    let out = kchat(&["detokenize", "-m", file, &list.join(",")]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), input);
+
+    let out = kchat(&["detokenize", "-m", file, "12", "banana"]);
+    assert_clean_error(&out, "banana");
 }
