@@ -12,5 +12,6 @@ pub mod gguf;
 pub mod harmony;
 pub mod inspect;
 pub mod mkmodel;
+pub mod rng;
 pub mod tokenizer;
 pub mod version;

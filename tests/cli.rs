@@ -2,15 +2,11 @@
 //! `--version`, running the real binary on real files it writes.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::OnceLock;
 
-fn kchat(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kchat"))
-        .args(args)
-        .output()
-        .expect("kchat runs")
-}
+mod common;
+use common::kchat;
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()

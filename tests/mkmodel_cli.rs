@@ -2,15 +2,11 @@
 //! bytes, whatever the thread count) and clean refusals (bad flags, bad
 //! paths, a full disk, a failure part way that must not leave files behind).
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-fn kchat(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kchat"))
-        .args(args)
-        .output()
-        .expect("run kchat")
-}
+use std::path::Path;
+
+use common::{fails, kchat};
 
 fn ok(args: &[&str]) -> String {
     let out = kchat(args);
@@ -21,14 +17,6 @@ fn ok(args: &[&str]) -> String {
     );
     assert!(out.status.success(), "kchat {args:?} failed:\n{text}");
     text
-}
-
-fn fails(args: &[&str]) -> String {
-    let out = kchat(args);
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(!out.status.success(), "kchat {args:?} should fail");
-    assert!(!err.contains("panicked"), "a refusal is not a panic: {err}");
-    err
 }
 
 fn s(p: &Path) -> &str {

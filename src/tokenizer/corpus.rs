@@ -3,23 +3,22 @@
 //! Arabic, Hindi, emoji with ZWJ sequences, runs of whitespace, numbers of
 //! every length, harmony markup, and random Unicode from every plane.
 
-/// SplitMix64: small, seedable, good enough for test data.
+use crate::rng::SplitMix64;
+
+/// A seeded generator for test text: kchat's SplitMix64 with helpers for
+/// picking characters and lengths.
 #[derive(Debug, Clone)]
-pub struct Rng(u64);
+pub struct Rng(SplitMix64);
 
 impl Rng {
     /// A generator with `seed`.
     pub fn new(seed: u64) -> Rng {
-        Rng(seed)
+        Rng(SplitMix64::new(seed))
     }
 
     /// The next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
 
     /// A number in `0..n` (`n > 0`).

@@ -1,0 +1,23 @@
+//! Helpers shared by the end-to-end tests: run the real `kchat` binary.
+
+#![allow(dead_code)]
+
+use std::process::{Command, Output};
+
+/// Runs `kchat ARGS` and collects its output.
+pub fn kchat(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kchat"))
+        .args(args)
+        .output()
+        .expect("run kchat")
+}
+
+/// Runs `kchat ARGS`, which must fail cleanly (an error, not a panic), and
+/// returns its standard error.
+pub fn fails(args: &[&str]) -> String {
+    let out = kchat(args);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "kchat {args:?} should fail");
+    assert!(!err.contains("panicked"), "a refusal is not a panic: {err}");
+    err
+}
