@@ -1,12 +1,15 @@
 //! kchat: a GGUF-native local runner and chat for the gpt-oss model family.
 //!
 //! The layers, bottom to top (each arrow goes one way):
-//! `gguf` (mmap'd, validated files) → `ggml` (safe wrappers, the only `unsafe`)
+//! `gguf` (mmap'd, validated files) → `ggml` (safe wrappers: all FFI code lives there)
 //! → `mkmodel` (synthetic models) and, later, `model`/`engine` (inference),
 //! `tokenizer` and `harmony` (text in and out), `chat` and `tools`.
 
 #![deny(missing_docs)]
+// Only the ggml layer may contain FFI code; the compiler enforces it.
+#![deny(unsafe_code)]
 
+#[allow(unsafe_code)]
 pub mod ggml;
 pub mod gguf;
 pub mod harmony;

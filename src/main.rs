@@ -1,6 +1,8 @@
 //! The `kchat` command line: argument parsing and dispatch only; the work
 //! lives in the library modules.
 
+#![forbid(unsafe_code)]
+
 use std::process::ExitCode;
 
 use anyhow::Result;
