@@ -24,6 +24,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Write a synthetic gpt-oss model (seeded random weights) as GGUF.
+    Mkmodel(mkmodel::MkmodelArgs),
+    /// Describe a GGUF model: hyper-parameters, tokenizer, tensors.
+    Inspect(kchat::inspect::InspectArgs),
     /// Text to token ids (and pieces), with the model's vocabulary.
     Tokenize(tokenizer::cli::TokenizeArgs),
     /// Token ids back to text.
@@ -33,10 +37,6 @@ enum Command {
     Bench(BenchCommand),
     /// List the compute devices ggml found (CPU, CUDA GPUs, ...).
     Devices,
-    /// Write a synthetic gpt-oss model (seeded random weights) as GGUF.
-    Mkmodel(mkmodel::MkmodelArgs),
-    /// Describe a GGUF model: hyper-parameters, tokenizer, tensors.
-    Inspect(kchat::inspect::InspectArgs),
 }
 
 #[derive(Subcommand)]
