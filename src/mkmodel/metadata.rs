@@ -3,7 +3,8 @@
 //! `general.*`, the `gpt-oss.*` hyper-parameters, and `tokenizer.*` with the
 //! real o200k_harmony vocabulary and a compact harmony chat template.
 
-use crate::gguf::{GgufType, GgufValue};
+use crate::gguf::GgufValue;
+use crate::tokenizer::meta::metadata_from_vocab;
 
 use super::preset::{Hparams, Preset};
 use super::vocab::Vocab;
@@ -84,47 +85,10 @@ pub fn metadata(preset: Preset, hp: &Hparams, vocab: &Vocab) -> Vec<(String, Ggu
         GgufValue::U32(QUANTIZATION_VERSION),
     );
 
-    put("tokenizer.ggml.model", s("gpt2"));
-    put("tokenizer.ggml.pre", s("gpt-4o"));
-    put(
-        "tokenizer.ggml.tokens",
-        GgufValue::Array(
-            GgufType::String,
-            vocab
-                .tokens
-                .iter()
-                .map(|t| GgufValue::String(t.clone()))
-                .collect(),
-        ),
-    );
-    put(
-        "tokenizer.ggml.token_type",
-        GgufValue::Array(
-            GgufType::I32,
-            vocab
-                .token_types
-                .iter()
-                .map(|&t| GgufValue::I32(t as i32))
-                .collect(),
-        ),
-    );
-    put(
-        "tokenizer.ggml.merges",
-        GgufValue::Array(
-            GgufType::String,
-            vocab
-                .merges
-                .iter()
-                .map(|t| GgufValue::String(t.clone()))
-                .collect(),
-        ),
-    );
-    put("tokenizer.ggml.bos_token_id", GgufValue::U32(vocab.bos_id));
-    put("tokenizer.ggml.eos_token_id", GgufValue::U32(vocab.eos_id));
-    put(
-        "tokenizer.ggml.padding_token_id",
-        GgufValue::U32(vocab.pad_id),
-    );
+    // The vocabulary keys, exactly as the tokenizer reads them back.
+    for (key, value) in metadata_from_vocab(vocab) {
+        put(key, value);
+    }
     put("tokenizer.ggml.add_bos_token", GgufValue::Bool(false));
     put("tokenizer.chat_template", s(chat_template()));
     m
