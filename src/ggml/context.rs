@@ -41,9 +41,11 @@ impl Context {
 
     /// A new tensor of type `ty` and shape `ne` (innermost first, 1 to 4 dims).
     pub fn new_tensor(&self, ty: GgmlType, ne: &[i64]) -> Tensor<'_> {
+        // Dimensions past the fourth are ignored; an empty shape is a scalar.
+        let given = ne.len().min(4);
         let mut dims = [1i64; 4];
-        let n = ne.len().clamp(1, 4);
-        dims[..n.min(ne.len())].copy_from_slice(&ne[..n.min(ne.len())]);
+        dims[..given].copy_from_slice(&ne[..given]);
+        let n = given.max(1);
         // SAFETY: the context is alive and has room (ggml aborts otherwise,
         // which callers prevent by sizing the context for their tensors).
         let t = unsafe { ggml_sys::ggml_new_tensor(self.raw(), ty.id(), n as i32, dims.as_ptr()) };
