@@ -9,6 +9,7 @@
 // Only the ggml layer may contain FFI code; the compiler enforces it.
 #![deny(unsafe_code)]
 
+pub mod engine;
 #[allow(unsafe_code)]
 pub mod ggml;
 pub mod gguf;
