@@ -16,6 +16,7 @@ pub mod gguf;
 pub mod harmony;
 pub mod inspect;
 pub mod mkmodel;
+pub mod model;
 pub mod rng;
 pub mod tokenizer;
 pub mod version;

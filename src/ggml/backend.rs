@@ -101,6 +101,12 @@ impl Device {
         (free, total)
     }
 
+    /// Whether this device can compute the op that produces `t`.
+    pub fn supports_op(&self, t: super::Tensor<'_>) -> bool {
+        // SAFETY: valid device and tensor.
+        unsafe { ggml_sys::ggml_backend_dev_supports_op(self.ptr.as_ptr(), t.raw()) }
+    }
+
     /// Starts a backend (a compute stream) on this device.
     pub fn init(&self) -> Result<Backend, GgmlError> {
         // SAFETY: valid device; null params mean defaults.

@@ -115,6 +115,12 @@ impl<'a> Buffer<'a> {
         unsafe { ggml_sys::ggml_backend_buffer_get_size(self.ptr.as_ptr()) }
     }
 
+    /// Fills the whole buffer with `value`.
+    pub fn clear(&self, value: u8) {
+        // SAFETY: valid buffer.
+        unsafe { ggml_sys::ggml_backend_buffer_clear(self.ptr.as_ptr(), value) }
+    }
+
     /// Marks the buffer as holding weights, so schedulers prefer to run ops
     /// where the weights are.
     pub fn mark_weights(&self) {

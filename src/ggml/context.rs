@@ -52,6 +52,33 @@ impl Context {
         Tensor::from_raw(t)
     }
 
+    /// A handle to `t` that can be stored without borrowing this context, or
+    /// `None` if `t` is not a tensor of this context (found by walking the
+    /// context's tensor list).
+    pub fn id_of(&self, t: Tensor<'_>) -> Option<TensorId> {
+        let mut cur = self.first_tensor();
+        while let Some(x) = cur {
+            if x.ptr == t.ptr {
+                return Some(TensorId {
+                    ctx: self.ptr,
+                    tensor: t.ptr,
+                });
+            }
+            cur = x.next_in(self);
+        }
+        None
+    }
+
+    /// The tensor behind `id`. Panics if `id` came from another context (a
+    /// programming error: ids are only ever used with their own context).
+    pub fn get(&self, id: TensorId) -> Tensor<'_> {
+        assert!(id.ctx == self.ptr, "tensor id used with another context");
+        Tensor {
+            ptr: id.tensor,
+            _ctx: PhantomData,
+        }
+    }
+
     /// The first tensor of the context, for iteration with [`Tensor::next_in`].
     pub fn first_tensor(&self) -> Option<Tensor<'_>> {
         // SAFETY: the context is alive.
@@ -66,6 +93,18 @@ impl Drop for Context {
         unsafe { ggml_sys::ggml_free(self.ptr.as_ptr()) }
     }
 }
+
+/// A stored handle to a tensor of a [`Context`], turned back into a
+/// [`Tensor`] with [`Context::get`] on that same context.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TensorId {
+    ctx: NonNull<ggml_sys::ggml_context>,
+    tensor: NonNull<ggml_sys::ggml_tensor>,
+}
+
+// SAFETY: an id is only dereferenced through `Context::get`, which requires
+// the owning context; the pointers themselves carry no thread affinity.
+unsafe impl Send for TensorId {}
 
 /// A tensor living in a [`Context`]; a cheap copyable handle.
 #[derive(Clone, Copy)]
@@ -161,6 +200,58 @@ impl<'ctx> Tensor<'ctx> {
         // SAFETY: both alive.
         NonNull::new(unsafe { ggml_sys::ggml_get_next_tensor(ctx.raw(), self.raw()) })
             .map(|p| Tensor::from_raw(p.as_ptr()))
+    }
+
+    /// Copies `data` into the tensor's backend storage at byte `offset`.
+    pub fn write_at(&self, offset: usize, data: &[u8]) -> Result<(), GgmlError> {
+        if !self.is_allocated()
+            || offset
+                .checked_add(data.len())
+                .is_none_or(|e| e > self.nbytes())
+        {
+            return Err(GgmlError::DataSize {
+                name: self.name(),
+                expected: self.nbytes().saturating_sub(offset),
+                got: data.len(),
+            });
+        }
+        // SAFETY: the range lies inside the allocated tensor (checked).
+        unsafe {
+            ggml_sys::ggml_backend_tensor_set(self.raw(), data.as_ptr().cast(), offset, data.len())
+        };
+        Ok(())
+    }
+
+    /// Writes i32 values (the tensor must be I32 of that many elements).
+    pub fn write_i32(&self, data: &[i32]) -> Result<(), GgmlError> {
+        let bytes: Vec<u8> = data.iter().flat_map(|v| v.to_le_bytes()).collect();
+        self.write(&bytes)
+    }
+
+    /// Writes i64 values (the tensor must be I64 of that many elements).
+    pub fn write_i64(&self, data: &[i64]) -> Result<(), GgmlError> {
+        let bytes: Vec<u8> = data.iter().flat_map(|v| v.to_le_bytes()).collect();
+        self.write(&bytes)
+    }
+
+    /// Reads `out.len()` f32 values starting at element `first` of an F32
+    /// tensor, without an intermediate buffer.
+    pub fn read_f32_into(&self, first: usize, out: &mut [f32]) -> Result<(), GgmlError> {
+        let (off, len) = (first * 4, out.len() * 4);
+        if self.ty() != Some(GgmlType::F32)
+            || !self.is_allocated()
+            || off.checked_add(len).is_none_or(|e| e > self.nbytes())
+        {
+            return Err(GgmlError::DataSize {
+                name: self.name(),
+                expected: self.nbytes().saturating_sub(off),
+                got: len,
+            });
+        }
+        // SAFETY: the range lies inside the allocated F32 tensor, and `out`
+        // has exactly `len` bytes of f32 storage.
+        unsafe { ggml_sys::ggml_backend_tensor_get(self.raw(), out.as_mut_ptr().cast(), off, len) };
+        Ok(())
     }
 
     /// Copies `data` into the tensor's backend storage.

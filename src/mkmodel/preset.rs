@@ -6,6 +6,7 @@ use std::fmt;
 
 use crate::ggml::GgmlType;
 use crate::gguf::TensorSpec;
+pub use crate::model::Hparams;
 
 /// A synthetic model size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -70,69 +71,6 @@ impl Preset {
 impl fmt::Display for Preset {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
-    }
-}
-
-/// gpt-oss hyper-parameters, as written to the `gpt-oss.*` keys.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Hparams {
-    /// Vocabulary size (rows of `token_embd` and `output`).
-    pub n_vocab: u32,
-    /// Training context length.
-    pub n_ctx: u32,
-    /// Number of transformer blocks.
-    pub n_layer: u32,
-    /// Hidden width.
-    pub n_embd: u32,
-    /// Query heads.
-    pub n_head: u32,
-    /// Key/value heads.
-    pub n_head_kv: u32,
-    /// Width of one head (keys and values).
-    pub head_dim: u32,
-    /// Experts per layer.
-    pub n_expert: u32,
-    /// Experts used per token.
-    pub n_expert_used: u32,
-    /// Width of one expert's feed-forward layer.
-    pub n_ff_exp: u32,
-    /// Sliding-window length of the sliding layers.
-    pub n_swa: u32,
-    /// RMS norm epsilon.
-    pub rms_eps: f32,
-    /// RoPE base frequency.
-    pub rope_base: f32,
-    /// YaRN context scaling factor.
-    pub rope_factor: f32,
-    /// The context length YaRN scales from.
-    pub rope_orig_ctx: u32,
-    /// YaRN high-frequency boundary.
-    pub yarn_beta_fast: f32,
-    /// YaRN low-frequency boundary.
-    pub yarn_beta_slow: f32,
-}
-
-impl fmt::Display for Hparams {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "layers {}, width {}, heads {}/{} x {}, experts {} (use {}), expert width {}, vocab {}, context {}, \
-             sliding window {}, rope base {} yarn x{} from {}",
-            self.n_layer,
-            self.n_embd,
-            self.n_head,
-            self.n_head_kv,
-            self.head_dim,
-            self.n_expert,
-            self.n_expert_used,
-            self.n_ff_exp,
-            self.n_vocab,
-            self.n_ctx,
-            self.n_swa,
-            self.rope_base,
-            self.rope_factor,
-            self.rope_orig_ctx
-        )
     }
 }
 

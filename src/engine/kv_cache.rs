@@ -1,0 +1,264 @@
+//! The KV cache of one sequence. Full-attention layers hold `n_ctx` cells,
+//! cell `p` holding position `p`. Sliding-window layers hold a ring of the
+//! window plus one micro-batch (cell `p mod R`), so a 131k context costs
+//! full-size caches only for the odd layers. K and V are F16 by default.
+//!
+//! The cache tracks which positions it holds; masks and write cells for a
+//! micro-batch are computed here on the host.
+
+use crate::ggml::{Backend, Buffer, Context, GgmlType, TensorId};
+use crate::model::graph::LayerKv;
+use crate::model::placement::{effective_ctx, round_up, swa_cells, Where};
+use crate::model::{Hparams, ModelError, Placement};
+
+/// Cells attended over are padded to this many, so a decode graph stays the
+/// same for this many steps.
+pub const KV_PAD: u32 = 256;
+
+/// f16 bit patterns of the mask values.
+const F16_ZERO: u16 = 0x0000;
+const F16_NEG_INF: u16 = 0xFC00;
+
+/// A single-sequence KV cache.
+pub struct KvCache {
+    ctxs: Vec<Context>,
+    layers: Vec<(usize, TensorId, TensorId)>,
+    _bufs: Vec<Buffer<'static>>,
+    swa: Vec<bool>,
+    n_swa: u32,
+    /// Cells of the full layers (the context length).
+    n_ctx: u32,
+    /// Cells of the ring of the sliding layers.
+    ring: u32,
+    /// Position held by each ring cell (-1: none).
+    ring_pos: Vec<i64>,
+    /// Positions `0..n_past` are in the cache.
+    n_past: u32,
+    ty: GgmlType,
+}
+
+impl KvCache {
+    /// Allocates the cache of every layer on its layer's device (`gpu` for
+    /// GPU layers, `cpu` otherwise), zeroed.
+    pub fn new(
+        hp: &Hparams,
+        placement: &Placement,
+        n_ctx: u32,
+        n_ubatch: u32,
+        cpu: &Backend,
+        gpu: Option<&Backend>,
+    ) -> Result<KvCache, ModelError> {
+        let n_ctx = effective_ctx(hp, n_ctx);
+        let ring = swa_cells(hp, n_ctx, n_ubatch);
+        let ty = GgmlType::F16;
+        let width = i64::from(hp.n_embd_kv());
+        let mut ctxs = Vec::new();
+        let mut bufs = Vec::new();
+        let mut layers = vec![None; hp.n_layer as usize];
+        for (where_, backend) in [(Where::Cpu, Some(cpu)), (Where::Gpu, gpu)] {
+            let Some(backend) = backend else { continue };
+            let mine: Vec<u32> = (0..hp.n_layer)
+                .filter(|&il| placement.layer(il) == where_)
+                .collect();
+            if mine.is_empty() {
+                continue;
+            }
+            let ctx = Context::new(2 * mine.len(), 0)?;
+            for &il in &mine {
+                let cells = i64::from(if hp.is_swa(il) { ring } else { n_ctx });
+                let k = ctx
+                    .new_tensor(ty, &[width, cells])
+                    .set_name(&format!("cache_k_l{il}"));
+                let v = ctx
+                    .new_tensor(ty, &[width, cells])
+                    .set_name(&format!("cache_v_l{il}"));
+                let (Some(k), Some(v)) = (ctx.id_of(k), ctx.id_of(v)) else {
+                    return Err(ModelError::Ggml(crate::ggml::GgmlError::ContextInit(0)));
+                };
+                layers[il as usize] = Some((ctxs.len(), k, v));
+            }
+            let buf = Buffer::alloc_ctx_tensors(&ctx, backend)?;
+            buf.clear(0);
+            bufs.push(buf);
+            ctxs.push(ctx);
+        }
+        let layers = layers.into_iter().flatten().collect::<Vec<_>>();
+        if layers.len() != hp.n_layer as usize {
+            return Err(ModelError::DoesNotFit(
+                "no backend for some layer's KV cache".into(),
+            ));
+        }
+        Ok(KvCache {
+            ctxs,
+            layers,
+            _bufs: bufs,
+            swa: (0..hp.n_layer).map(|il| hp.is_swa(il)).collect(),
+            n_swa: hp.n_swa,
+            n_ctx,
+            ring,
+            ring_pos: vec![-1; ring as usize],
+            n_past: 0,
+            ty,
+        })
+    }
+
+    /// The caches of every layer, as graph inputs.
+    pub fn layers(&self) -> Vec<LayerKv<'_>> {
+        self.layers
+            .iter()
+            .map(|&(c, k, v)| LayerKv {
+                k: self.ctxs[c].get(k),
+                v: self.ctxs[c].get(v),
+            })
+            .collect()
+    }
+
+    /// Positions held: `0..n_past`.
+    pub fn n_past(&self) -> u32 {
+        self.n_past
+    }
+
+    /// The context length (cells of the full layers).
+    pub fn n_ctx(&self) -> u32 {
+        self.n_ctx
+    }
+
+    /// Cells of the sliding layers' ring.
+    pub fn ring(&self) -> u32 {
+        self.ring
+    }
+
+    /// The element type of K and V.
+    pub fn ty(&self) -> GgmlType {
+        self.ty
+    }
+
+    /// Bytes of all K and V tensors.
+    pub fn bytes(&self) -> u64 {
+        self.layers()
+            .iter()
+            .map(|l| (l.k.nbytes() + l.v.nbytes()) as u64)
+            .sum()
+    }
+
+    /// Keeps positions `0..n` and returns how many are really kept: `n`, or 0
+    /// when the sliding layers' ring no longer holds the window before `n`
+    /// (then everything must be recomputed).
+    pub fn truncate(&mut self, n: u32) -> u32 {
+        let n = n.min(self.n_past);
+        let first_needed = n.saturating_sub(self.n_swa - 1);
+        let ring_ok =
+            (first_needed..n).all(|p| self.ring_pos[(p % self.ring) as usize] == i64::from(p));
+        let keep = if ring_ok { n } else { 0 };
+        for c in self.ring_pos.iter_mut() {
+            if *c >= i64::from(keep) {
+                *c = -1;
+            }
+        }
+        self.n_past = keep;
+        keep
+    }
+
+    /// Cells attended over by a micro-batch of `n_tokens` at the end:
+    /// (full layers, sliding layers), padded to [`KV_PAD`].
+    pub fn n_kv(&self, n_tokens: u32) -> (u32, u32) {
+        let used = self.n_past + n_tokens;
+        let full = round_up(used, KV_PAD).min(self.n_ctx);
+        let swa = round_up(used, KV_PAD).min(self.ring);
+        (full, swa)
+    }
+
+    /// Room left for tokens.
+    pub fn free(&self) -> u32 {
+        self.n_ctx - self.n_past
+    }
+
+    /// Everything a micro-batch of `n_tokens` (positions `n_past..`) needs:
+    /// write cells and masks for `(n_kv_full, n_kv_swa)` cells. The ring's
+    /// positions are updated as if the batch were written; call
+    /// [`KvCache::commit`] once it is.
+    pub fn prepare(&mut self, n_tokens: u32, n_kv: (u32, u32), f16_mask: bool) -> BatchCells {
+        let p0 = i64::from(self.n_past);
+        let n = i64::from(n_tokens);
+        let cells_full: Vec<i64> = (p0..p0 + n).collect();
+        let cells_swa: Vec<i64> = (p0..p0 + n).map(|p| p % i64::from(self.ring)).collect();
+        for (&p, &c) in cells_full.iter().zip(&cells_swa) {
+            self.ring_pos[c as usize] = p;
+        }
+        let (full, swa) = (n_kv.0 as usize, n_kv.1 as usize);
+        let mut mask_full = MaskBuilder::new(full * n as usize, f16_mask);
+        let mut mask_swa = MaskBuilder::new(swa * n as usize, f16_mask);
+        let w = i64::from(self.n_swa);
+        for q in p0..p0 + n {
+            for c in 0..full as i64 {
+                mask_full.push(c <= q);
+            }
+            for c in 0..swa {
+                let pk = self.ring_pos[c];
+                mask_swa.push(pk >= 0 && pk <= q && q - pk < w);
+            }
+        }
+        BatchCells {
+            cells_full,
+            cells_swa,
+            mask_full: mask_full.bytes,
+            mask_swa: mask_swa.bytes,
+        }
+    }
+
+    /// Records that `n_tokens` more positions were written.
+    pub fn commit(&mut self, n_tokens: u32) {
+        self.n_past += n_tokens;
+    }
+
+    /// Undoes [`KvCache::prepare`] for a batch that was not computed.
+    pub fn abandon(&mut self) {
+        let n = self.n_past;
+        for c in self.ring_pos.iter_mut() {
+            if *c >= i64::from(n) {
+                *c = -1;
+            }
+        }
+    }
+
+    /// Whether layer `il` is a sliding-window layer.
+    pub fn is_swa(&self, il: usize) -> bool {
+        self.swa.get(il).copied().unwrap_or(false)
+    }
+}
+
+/// Per-micro-batch cache inputs, as bytes for the graph's input tensors.
+pub struct BatchCells {
+    /// Cells written by the full layers.
+    pub cells_full: Vec<i64>,
+    /// Cells written by the sliding layers.
+    pub cells_swa: Vec<i64>,
+    /// Full layers' mask bytes.
+    pub mask_full: Vec<u8>,
+    /// Sliding layers' mask bytes.
+    pub mask_swa: Vec<u8>,
+}
+
+struct MaskBuilder {
+    bytes: Vec<u8>,
+    f16: bool,
+}
+
+impl MaskBuilder {
+    fn new(n: usize, f16: bool) -> MaskBuilder {
+        MaskBuilder {
+            bytes: Vec::with_capacity(n * if f16 { 2 } else { 4 }),
+            f16,
+        }
+    }
+
+    fn push(&mut self, visible: bool) {
+        if self.f16 {
+            let v = if visible { F16_ZERO } else { F16_NEG_INF };
+            self.bytes.extend_from_slice(&v.to_le_bytes());
+        } else {
+            let v = if visible { 0.0f32 } else { f32::NEG_INFINITY };
+            self.bytes.extend_from_slice(&v.to_le_bytes());
+        }
+    }
+}

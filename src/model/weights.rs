@@ -1,0 +1,241 @@
+//! The model's weights as ggml tensors: every tensor looked up by name and
+//! checked against the hyper-parameters, then placed. CPU tensors point into
+//! the memory map (a host buffer over each shard, no copy); GPU tensors are
+//! uploaded from the map in chunks, with progress.
+
+use crate::ggml::{Backend, Buffer, Context, Device, GgmlType, TensorId};
+use crate::gguf::{GgufModel, TensorRef};
+
+use super::placement::{Placement, Where};
+use super::{Hparams, ModelError};
+
+/// The tensors of one transformer block.
+#[derive(Debug, Clone, Copy)]
+pub struct LayerWeights {
+    /// RMS norm before attention.
+    pub attn_norm: TensorId,
+    /// Query projection and bias.
+    pub wq: TensorId,
+    /// Query bias.
+    pub bq: TensorId,
+    /// Key projection.
+    pub wk: TensorId,
+    /// Key bias.
+    pub bk: TensorId,
+    /// Value projection.
+    pub wv: TensorId,
+    /// Value bias.
+    pub bv: TensorId,
+    /// Attention output projection.
+    pub wo: TensorId,
+    /// Attention output bias.
+    pub bo: TensorId,
+    /// One sink logit per head.
+    pub sinks: TensorId,
+    /// RMS norm before the experts.
+    pub post_norm: TensorId,
+    /// Router weights.
+    pub router: TensorId,
+    /// Router bias.
+    pub router_b: TensorId,
+    /// Expert gate projections [n_embd, n_ff, n_expert].
+    pub gate_exps: TensorId,
+    /// Expert gate biases [n_ff, n_expert].
+    pub gate_b: TensorId,
+    /// Expert up projections.
+    pub up_exps: TensorId,
+    /// Expert up biases.
+    pub up_b: TensorId,
+    /// Expert down projections [n_ff, n_embd, n_expert].
+    pub down_exps: TensorId,
+    /// Expert down biases [n_embd, n_expert].
+    pub down_b: TensorId,
+}
+
+/// All weights, placed.
+pub struct Weights<'f> {
+    ctx: Context,
+    /// Token embedding (always on the CPU).
+    pub tok_embd: TensorId,
+    /// Final RMS norm.
+    pub output_norm: TensorId,
+    /// Output head.
+    pub output: TensorId,
+    /// The blocks.
+    pub layers: Vec<LayerWeights>,
+    _host: Vec<Buffer<'f>>,
+    _gpu: Option<Buffer<'static>>,
+}
+
+/// Bytes uploaded per chunk to the GPU (progress granularity).
+const UPLOAD_CHUNK: usize = 64 << 20;
+
+/// Collects the tensor headers while checking each against its expected shape.
+struct Collector<'f, 'c> {
+    model: &'f GgufModel,
+    ctx: &'c Context,
+    placement: &'c Placement,
+    found: Vec<(TensorId, TensorRef<'f>, Where)>,
+}
+
+impl<'f> Collector<'f, '_> {
+    /// The tensor `name` with shape `dims`; `float` tensors (norms, biases,
+    /// sinks) must be F32, matrices may be any type ggml computes with.
+    fn get(&mut self, name: &str, dims: &[u32], float: bool) -> Result<TensorId, ModelError> {
+        let err = |what: String| ModelError::Tensor {
+            path: self.model.path().to_owned(),
+            name: name.to_owned(),
+            what,
+        };
+        let t = self
+            .model
+            .tensor(name)
+            .ok_or_else(|| err("missing from the file".into()))?;
+        let want: Vec<u64> = dims.iter().map(|&d| u64::from(d)).collect();
+        if t.info.dims != want {
+            return Err(err(format!(
+                "shape {:?} does not match the metadata, which implies {:?}",
+                t.info.dims, want
+            )));
+        }
+        if float && t.info.ty != GgmlType::F32 {
+            return Err(err(format!("type {} (expected F32)", t.info.ty.name())));
+        }
+        let ne: Vec<i64> = want.iter().map(|&d| d as i64).collect();
+        let tensor = self.ctx.new_tensor(t.info.ty, &ne).set_name(name);
+        let id = self
+            .ctx
+            .id_of(tensor)
+            .ok_or_else(|| err("ggml context full".into()))?;
+        self.found.push((id, t, self.placement.of_tensor(name)));
+        Ok(id)
+    }
+}
+
+impl<'f> Weights<'f> {
+    /// Looks up and checks every tensor, then places them: CPU tensors in the
+    /// mmap, GPU tensors uploaded to `gpu`. `progress(done, total)` follows
+    /// the upload in bytes.
+    pub fn load(
+        model: &'f GgufModel,
+        hp: &Hparams,
+        placement: &Placement,
+        cpu: Device,
+        gpu: Option<&Backend>,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<Weights<'f>, ModelError> {
+        let n_expected = 3 + 19 * hp.n_layer as usize;
+        let ctx = Context::new(n_expected + 1, 0)?;
+        let mut c = Collector {
+            model,
+            ctx: &ctx,
+            placement,
+            found: Vec::with_capacity(n_expected),
+        };
+        let (e, v) = (hp.n_embd, hp.n_vocab);
+        let (q, kv) = (hp.n_head * hp.head_dim, hp.n_embd_kv());
+        let (ff, ne) = (hp.n_ff_exp, hp.n_expert);
+        let tok_embd = c.get("token_embd.weight", &[e, v], false)?;
+        let mut layers = Vec::with_capacity(hp.n_layer as usize);
+        for il in 0..hp.n_layer {
+            let mut g =
+                |s: &str, dims: &[u32], float: bool| c.get(&format!("blk.{il}.{s}"), dims, float);
+            layers.push(LayerWeights {
+                attn_norm: g("attn_norm.weight", &[e], true)?,
+                wq: g("attn_q.weight", &[e, q], false)?,
+                bq: g("attn_q.bias", &[q], true)?,
+                wk: g("attn_k.weight", &[e, kv], false)?,
+                bk: g("attn_k.bias", &[kv], true)?,
+                wv: g("attn_v.weight", &[e, kv], false)?,
+                bv: g("attn_v.bias", &[kv], true)?,
+                wo: g("attn_output.weight", &[q, e], false)?,
+                bo: g("attn_output.bias", &[e], true)?,
+                sinks: g("attn_sinks.weight", &[hp.n_head], true)?,
+                post_norm: g("post_attention_norm.weight", &[e], true)?,
+                router: g("ffn_gate_inp.weight", &[e, ne], false)?,
+                router_b: g("ffn_gate_inp.bias", &[ne], true)?,
+                gate_exps: g("ffn_gate_exps.weight", &[e, ff, ne], false)?,
+                gate_b: g("ffn_gate_exps.bias", &[ff, ne], true)?,
+                up_exps: g("ffn_up_exps.weight", &[e, ff, ne], false)?,
+                up_b: g("ffn_up_exps.bias", &[ff, ne], true)?,
+                down_exps: g("ffn_down_exps.weight", &[ff, e, ne], false)?,
+                down_b: g("ffn_down_exps.bias", &[e, ne], true)?,
+            });
+        }
+        let output_norm = c.get("output_norm.weight", &[e], true)?;
+        let output = c.get("output.weight", &[e, v], false)?;
+        if model.n_tensors() != c.found.len() {
+            let extra = model
+                .tensors()
+                .map(|t| t.info.name.clone())
+                .find(|n| !c.found.iter().any(|(_, t, _)| &t.info.name == n))
+                .unwrap_or_default();
+            return Err(ModelError::Tensor {
+                path: model.path().to_owned(),
+                name: extra,
+                what: format!(
+                    "not part of a {}-layer gpt-oss model ({} tensors expected, the file has {})",
+                    hp.n_layer,
+                    c.found.len(),
+                    model.n_tensors()
+                ),
+            });
+        }
+        let found = c.found;
+        let mut host = Vec::new();
+        for (si, shard) in model.shards().iter().enumerate() {
+            let mine: Vec<_> = found
+                .iter()
+                .filter(|(_, t, w)| t.shard == si && (*w == Where::Cpu || gpu.is_none()))
+                .collect();
+            if mine.is_empty() {
+                continue;
+            }
+            let bytes = shard.bytes();
+            let buf = Buffer::from_host_memory(cpu, bytes)?;
+            buf.mark_weights();
+            for (id, t, _) in mine {
+                let offset = t.data.as_ptr() as usize - bytes.as_ptr() as usize;
+                buf.place(ctx.get(*id), offset)?;
+            }
+            host.push(buf);
+        }
+        let gpu_buf = match gpu {
+            Some(backend) if found.iter().any(|(_, _, w)| *w == Where::Gpu) => {
+                let buf = Buffer::alloc_ctx_tensors(&ctx, backend)?;
+                buf.mark_weights();
+                let total: u64 = found
+                    .iter()
+                    .filter(|(_, _, w)| *w == Where::Gpu)
+                    .map(|(_, t, _)| t.data.len() as u64)
+                    .sum();
+                let mut done = 0u64;
+                progress(0, total);
+                for (id, t, _) in found.iter().filter(|(_, _, w)| *w == Where::Gpu) {
+                    let tensor = ctx.get(*id);
+                    for (i, chunk) in t.data.chunks(UPLOAD_CHUNK).enumerate() {
+                        tensor.write_at(i * UPLOAD_CHUNK, chunk)?;
+                        done += chunk.len() as u64;
+                        progress(done, total);
+                    }
+                }
+                Some(buf)
+            }
+            _ => None,
+        };
+        Ok(Weights {
+            ctx,
+            tok_embd,
+            output_norm,
+            output,
+            layers,
+            _host: host,
+            _gpu: gpu_buf,
+        })
+    }
+
+    /// The context holding the weight tensors (for [`Context::get`]).
+    pub fn ctx(&self) -> &Context {
+        &self.ctx
+    }
+}
