@@ -17,6 +17,8 @@ pub mod harmony;
 pub mod inspect;
 pub mod mkmodel;
 pub mod model;
+pub mod progress;
 pub mod rng;
+pub mod run;
 pub mod tokenizer;
 pub mod version;

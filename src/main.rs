@@ -24,6 +24,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// One-shot completion: wrap the prompt as a chat message, stream the answer.
+    Run(kchat::run::RunArgs),
     /// Write a synthetic gpt-oss model (seeded random weights) as GGUF.
     Mkmodel(mkmodel::MkmodelArgs),
     /// Describe a GGUF model: hyper-parameters, tokenizer, tensors.
@@ -48,7 +50,7 @@ enum BenchCommand {
 fn main() -> ExitCode {
     let matches = Cli::command()
         .long_version(version::long_version())
-        .get_matches();
+        .get_matches_from(kchat::engine::options::llama_style_args(std::env::args_os()));
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(e) => e.exit(),
@@ -64,6 +66,7 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
+        Some(Command::Run(args)) => kchat::run::run(&args),
         Some(Command::Mkmodel(args)) => mkmodel::run(&args),
         Some(Command::Inspect(args)) => kchat::inspect::run(&args),
         Some(Command::Tokenize(args)) => tokenizer::cli::run_tokenize(&args),

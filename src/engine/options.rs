@@ -139,6 +139,54 @@ impl ModelArgs {
     }
 }
 
+/// Sampling flags, with llama-cli's names; defaults follow the gpt-oss model
+/// card (temperature 1.0, top-p 1.0).
+#[derive(Debug, Clone, clap::Args)]
+pub struct SamplerArgs {
+    /// Temperature (0: greedy).
+    #[arg(long = "temp", value_name = "T", default_value_t = 1.0)]
+    pub temp: f32,
+    /// Keep the K most likely tokens (0: off).
+    #[arg(long = "top-k", value_name = "K", default_value_t = 0)]
+    pub top_k: usize,
+    /// Keep the smallest set of tokens with probability mass P (1.0: off).
+    #[arg(long = "top-p", value_name = "P", default_value_t = 1.0)]
+    pub top_p: f32,
+    /// Drop tokens less likely than P times the most likely (0: off).
+    #[arg(long = "min-p", value_name = "P", default_value_t = 0.0)]
+    pub min_p: f32,
+    /// Penalise tokens seen in the last `--repeat-last-n` (1.0: off).
+    #[arg(long = "repeat-penalty", value_name = "X", default_value_t = 1.0)]
+    pub repeat_penalty: f32,
+    /// How many recent tokens the repetition penalty looks at.
+    #[arg(long = "repeat-last-n", value_name = "N", default_value_t = 64)]
+    pub repeat_last_n: usize,
+    /// Random seed (the same seed gives the same text); default: from the clock.
+    #[arg(short = 's', long = "seed", value_name = "N")]
+    pub seed: Option<u64>,
+}
+
+impl SamplerArgs {
+    /// The sampler configuration these flags ask for.
+    pub fn config(&self) -> super::SamplerConfig {
+        let seed = self.seed.unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(0x5eed)
+        });
+        super::SamplerConfig {
+            temperature: self.temp,
+            top_k: self.top_k,
+            top_p: self.top_p,
+            min_p: self.min_p,
+            repeat_penalty: self.repeat_penalty,
+            repeat_last_n: self.repeat_last_n,
+            seed,
+        }
+    }
+}
+
 /// llama.cpp's single-dash long flags and the `--` spelling clap knows.
 const SINGLE_DASH: &[(&str, &str)] = &[
     ("-ngl", "--ngl"),

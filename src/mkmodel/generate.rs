@@ -13,7 +13,7 @@ use crate::ggml::GgmlError;
 use crate::gguf::{GgufSplitWriter, GgufWriteError};
 
 use super::preset::PlannedTensor;
-use super::progress::Progress;
+use crate::progress::Progress;
 use super::weights::make_chunk;
 
 /// About this many values (f32) are generated per chunk (4 MiB).

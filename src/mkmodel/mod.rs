@@ -7,7 +7,6 @@
 pub mod generate;
 pub mod metadata;
 pub mod preset;
-pub mod progress;
 pub mod vocab;
 pub mod weights;
 
@@ -157,7 +156,7 @@ pub fn make_model(args: &MkmodelArgs, out: &mut dyn Write) -> Result<Written, Mk
     }
     let _ = out.flush();
 
-    let mut progress = progress::Progress::new(data, args.preset != Preset::Tiny);
+    let mut progress = crate::progress::Progress::new(data, args.preset != Preset::Tiny);
     if let Err(source) = generate::stream(&mut writer, &plan, args.seed, &pool, &mut progress) {
         let removed = writer.abort();
         return Err(MkmodelError::Stream {

@@ -392,3 +392,20 @@ impl Tokenizer {
         &self.spec
     }
 }
+
+impl crate::harmony::TextEncoder for Tokenizer {
+    fn encode_ordinary(&self, text: &str) -> Vec<u32> {
+        Tokenizer::encode_ordinary(self, text)
+    }
+}
+
+impl crate::harmony::TokenBytes for Tokenizer {
+    fn token_bytes(&self, id: u32) -> Option<Vec<u8>> {
+        match self.kind(id) {
+            Some(TokenKind::Normal | TokenKind::Undefined | TokenKind::Byte) => {
+                Tokenizer::token_bytes(self, id).map(<[u8]>::to_vec)
+            }
+            _ => None,
+        }
+    }
+}

@@ -21,3 +21,20 @@ pub fn fails(args: &[&str]) -> String {
     assert!(!err.contains("panicked"), "a refusal is not a panic: {err}");
     err
 }
+
+/// The tiny preset, written once per test binary by the real `kchat mkmodel`.
+pub fn tiny_model() -> &'static std::path::Path {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    let dir = DIR.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("tiny.gguf");
+        let out = kchat(&["mkmodel", "--preset", "tiny", "-o", path.to_str().expect("utf-8")]);
+        assert!(
+            out.status.success(),
+            "mkmodel tiny failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        dir
+    });
+    Box::leak(dir.path().join("tiny.gguf").into_boxed_path())
+}
