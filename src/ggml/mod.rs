@@ -1,5 +1,6 @@
 //! Safe, owned wrappers over ggml: types, contexts, tensors, backends and
-//! devices (from the backend registry), buffers, graphs and the scheduler.
+//! devices (from the backend registry), buffers, graphs and the scheduler;
+//! and, in [`llama`], libllama itself (the reference implementation).
 //!
 //! This is the only module of kchat that contains `unsafe` code. Every handle
 //! here frees what it owns on drop; borrowed lifetimes tie tensors to their
@@ -10,6 +11,7 @@ pub mod buffer;
 pub mod context;
 pub mod error;
 pub mod graph;
+pub mod llama;
 pub mod mmap;
 pub mod ops;
 pub mod quant;
