@@ -1,6 +1,7 @@
 //! Safe, owned wrappers over ggml: types, contexts, tensors, backends and
 //! devices (from the backend registry), buffers, graphs and the scheduler;
-//! and, in [`llama`], libllama itself (the reference implementation).
+//! and the reference implementations: libllama itself ([`llama`]) and
+//! ggml's own GGUF reader ([`gguf_reader`]).
 //!
 //! This is the only module of kchat that contains `unsafe` code. Every handle
 //! here frees what it owns on drop; borrowed lifetimes tie tensors to their
@@ -10,6 +11,7 @@ pub mod backend;
 pub mod buffer;
 pub mod context;
 pub mod error;
+pub mod gguf_reader;
 pub mod graph;
 pub mod llama;
 pub mod mmap;
