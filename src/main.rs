@@ -34,11 +34,56 @@ enum Command {
     Tokenize(tokenizer::cli::TokenizeArgs),
     /// Token ids back to text.
     Detokenize(tokenizer::cli::DetokenizeArgs),
-    /// Benchmarks.
-    #[command(subcommand)]
-    Bench(BenchCommand),
+    /// Speed of a model (`kchat bench -m MODEL`, llama-bench style) or of
+    /// the tokenizer (`kchat bench tokenizer`).
+    Bench(BenchCli),
     /// List the compute devices ggml found (CPU, CUDA GPUs, ...).
     Devices,
+}
+
+/// `kchat bench`: the model benchmark (`-m FILE ...`), or a named one.
+///
+/// Written by hand: clap's derive cannot make an optional flattened group
+/// that itself flattens another (`BenchArgs` holds `ModelArgs`).
+enum BenchCli {
+    /// `kchat bench -m MODEL ...`.
+    Model(Box<kchat::bench::BenchArgs>),
+    /// `kchat bench tokenizer ...`.
+    Named(BenchCommand),
+}
+
+impl FromArgMatches for BenchCli {
+    fn from_arg_matches(m: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        Self::from_arg_matches_mut(&mut m.clone())
+    }
+
+    fn from_arg_matches_mut(m: &mut clap::ArgMatches) -> Result<Self, clap::Error> {
+        if m.subcommand_name().is_some() {
+            Ok(BenchCli::Named(BenchCommand::from_arg_matches_mut(m)?))
+        } else {
+            Ok(BenchCli::Model(Box::new(
+                kchat::bench::BenchArgs::from_arg_matches_mut(m)?,
+            )))
+        }
+    }
+
+    fn update_from_arg_matches(&mut self, m: &clap::ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(m)?;
+        Ok(())
+    }
+}
+
+impl clap::Args for BenchCli {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        let cmd = <kchat::bench::BenchArgs as clap::Args>::augment_args(cmd);
+        BenchCommand::augment_subcommands(cmd)
+            .args_conflicts_with_subcommands(true)
+            .subcommand_negates_reqs(true)
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
+    }
 }
 
 #[derive(Subcommand)]
@@ -71,7 +116,10 @@ fn run(cli: Cli) -> Result<()> {
         Some(Command::Inspect(args)) => kchat::inspect::run(&args),
         Some(Command::Tokenize(args)) => tokenizer::cli::run_tokenize(&args),
         Some(Command::Detokenize(args)) => tokenizer::cli::run_detokenize(&args),
-        Some(Command::Bench(BenchCommand::Tokenizer(args))) => tokenizer::cli::run_bench(&args),
+        Some(Command::Bench(BenchCli::Named(BenchCommand::Tokenizer(args)))) => {
+            tokenizer::cli::run_bench(&args)
+        }
+        Some(Command::Bench(BenchCli::Model(args))) => kchat::bench::run(&args),
         Some(Command::Devices) => {
             for d in ggml::Device::all() {
                 let (free, total) = d.memory();

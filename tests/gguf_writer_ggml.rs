@@ -1,139 +1,43 @@
-//! ggml's own GGUF reader (`gguf_init_from_file`, through `llama-cpp-sys-2`)
+//! ggml's own GGUF reader (`gguf_init_from_file`, through `ggml::gguf_reader`)
 //! reads what kchat's writer writes: every scalar type, arrays of every
 //! type, tensor infos, offsets and data, and llama.cpp's split layout.
 //! (ggml's reader has no nested arrays; their bytes are checked against the
 //! specification in the writer's unit tests.)
 
-use std::ffi::{CStr, CString};
 use std::path::Path;
 
+use kchat::ggml::gguf_reader::GgmlGguf;
 use kchat::ggml::GgmlType;
 use kchat::gguf::split_writer::{SPLIT_COUNT_KEY, SPLIT_NO_KEY, SPLIT_TENSORS_COUNT_KEY};
 use kchat::gguf::{GgufSplitWriter, GgufType, GgufValue, GgufWriter, TensorSpec};
-use llama_cpp_sys_2 as ll;
 
-/// A file opened by ggml's reader, freed on drop.
-struct Gguf(*mut ll::gguf_context);
-
-impl Drop for Gguf {
-    fn drop(&mut self) {
-        // SAFETY: from gguf_init_from_file, freed once.
-        unsafe { ll::gguf_free(self.0) }
-    }
+/// ggml's view of the file at `path`, which it must accept.
+fn open(path: &Path) -> Reader {
+    Reader(GgmlGguf::open(path).unwrap_or_else(|e| panic!("{e}")))
 }
 
-fn open(path: &Path) -> Gguf {
-    let c = CString::new(path.to_str().expect("utf-8")).expect("no NUL");
-    let params = ll::gguf_init_params {
-        no_alloc: true,
-        ctx: std::ptr::null_mut(),
-    };
-    // SAFETY: valid path and params.
-    let ctx = unsafe { ll::gguf_init_from_file(c.as_ptr(), params) };
-    assert!(!ctx.is_null(), "ggml refused {}", path.display());
-    Gguf(ctx)
-}
+/// ggml's reader with the shapes these checks compare against.
+struct Reader(GgmlGguf);
 
-impl Gguf {
+impl Reader {
     fn keys(&self) -> Vec<String> {
-        // SAFETY: indices below gguf_get_n_kv; ggml returns NUL-terminated keys.
-        unsafe {
-            (0..ll::gguf_get_n_kv(self.0))
-                .map(|i| {
-                    CStr::from_ptr(ll::gguf_get_key(self.0, i))
-                        .to_string_lossy()
-                        .into_owned()
-                })
-                .collect()
-        }
+        self.0.keys()
     }
 
-    fn id(&self, key: &str) -> i64 {
-        let c = CString::new(key).expect("no NUL");
-        // SAFETY: valid context and key.
-        let id = unsafe { ll::gguf_find_key(self.0, c.as_ptr()) };
-        assert!(id >= 0, "ggml does not see key {key}");
-        id
-    }
-
-    /// The value of `key` as ggml reads it, converted to a GgufValue.
+    /// The value of `key` as ggml reads it.
     fn value(&self, key: &str) -> GgufValue {
-        let id = self.id(key);
-        // SAFETY: every getter is called for the type ggml reports for the key,
-        // and array reads stay below gguf_get_arr_n.
-        unsafe {
-            let ty = ll::gguf_get_kv_type(self.0, id) as u32;
-            if GgufType::from_tag(ty) == Some(GgufType::Array) {
-                let ety = GgufType::from_tag(ll::gguf_get_arr_type(self.0, id) as u32)
-                    .expect("known type");
-                let n = ll::gguf_get_arr_n(self.0, id);
-                let items = if n == 0 {
-                    Vec::new()
-                } else if ety == GgufType::String {
-                    (0..n)
-                        .map(|i| {
-                            let s = CStr::from_ptr(ll::gguf_get_arr_str(self.0, id, i));
-                            GgufValue::String(s.to_string_lossy().into_owned())
-                        })
-                        .collect()
-                } else {
-                    let size = ety.scalar_size().expect("scalar") as usize;
-                    let data = ll::gguf_get_arr_data(self.0, id).cast::<u8>();
-                    let bytes = std::slice::from_raw_parts(data, n * size);
-                    bytes.chunks(size).map(|b| scalar(ety, b)).collect()
-                };
-                return GgufValue::Array(ety, items);
-            }
-            let ty = GgufType::from_tag(ty).expect("known type");
-            if ty == GgufType::String {
-                return GgufValue::String(
-                    CStr::from_ptr(ll::gguf_get_val_str(self.0, id))
-                        .to_string_lossy()
-                        .into_owned(),
-                );
-            }
-            let size = ty.scalar_size().expect("scalar") as usize;
-            let data = ll::gguf_get_val_data(self.0, id).cast::<u8>();
-            scalar(ty, std::slice::from_raw_parts(data, size))
-        }
+        self.0
+            .value(key)
+            .unwrap_or_else(|| panic!("ggml does not see key {key}"))
     }
 
+    /// (name, ggml type id, offset in the file) of each tensor.
     fn tensors(&self) -> Vec<(String, u32, usize)> {
-        // SAFETY: indices below gguf_get_n_tensors.
-        unsafe {
-            let base = ll::gguf_get_data_offset(self.0);
-            (0..ll::gguf_get_n_tensors(self.0))
-                .map(|i| {
-                    let name = CStr::from_ptr(ll::gguf_get_tensor_name(self.0, i))
-                        .to_string_lossy()
-                        .into_owned();
-                    let ty = ll::gguf_get_tensor_type(self.0, i) as u32;
-                    (name, ty, base + ll::gguf_get_tensor_offset(self.0, i))
-                })
-                .collect()
-        }
-    }
-}
-
-fn scalar(ty: GgufType, b: &[u8]) -> GgufValue {
-    let a = |n: usize| -> [u8; 8] {
-        let mut x = [0u8; 8];
-        x[..n].copy_from_slice(&b[..n]);
-        x
-    };
-    match ty {
-        GgufType::U8 => GgufValue::U8(b[0]),
-        GgufType::I8 => GgufValue::I8(b[0] as i8),
-        GgufType::U16 => GgufValue::U16(u16::from_le_bytes([b[0], b[1]])),
-        GgufType::I16 => GgufValue::I16(i16::from_le_bytes([b[0], b[1]])),
-        GgufType::U32 => GgufValue::U32(u32::from_le_bytes([b[0], b[1], b[2], b[3]])),
-        GgufType::I32 => GgufValue::I32(i32::from_le_bytes([b[0], b[1], b[2], b[3]])),
-        GgufType::F32 => GgufValue::F32(f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
-        GgufType::Bool => GgufValue::Bool(b[0] != 0),
-        GgufType::U64 => GgufValue::U64(u64::from_le_bytes(a(8))),
-        GgufType::I64 => GgufValue::I64(i64::from_le_bytes(a(8))),
-        GgufType::F64 => GgufValue::F64(f64::from_le_bytes(a(8))),
-        other => panic!("{other} is not a scalar"),
+        self.0
+            .tensors()
+            .into_iter()
+            .map(|t| (t.name, t.ty, t.offset))
+            .collect()
     }
 }
 

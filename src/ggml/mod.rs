@@ -1,5 +1,7 @@
 //! Safe, owned wrappers over ggml: types, contexts, tensors, backends and
-//! devices (from the backend registry), buffers, graphs and the scheduler.
+//! devices (from the backend registry), buffers, graphs and the scheduler;
+//! and the reference implementations: libllama itself ([`llama`]) and
+//! ggml's own GGUF reader ([`gguf_reader`]).
 //!
 //! This is the only module of kchat that contains `unsafe` code. Every handle
 //! here frees what it owns on drop; borrowed lifetimes tie tensors to their
@@ -9,7 +11,9 @@ pub mod backend;
 pub mod buffer;
 pub mod context;
 pub mod error;
+pub mod gguf_reader;
 pub mod graph;
+pub mod llama;
 pub mod mmap;
 pub mod nn;
 pub mod ops;
