@@ -155,7 +155,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
     let mut sampler = Sampler::new(args.sampling.config());
     let limit = if args.n_predict < 0 { u64::MAX } else { args.n_predict as u64 };
 
-    let mut logits = session.prefill(&prompt)?;
+    let mut logits = session.prefill(&prompt)?.to_vec();
     let mut ids = Vec::new();
     let mut parser = (!args.raw).then(|| StreamParser::for_completion(&tok, Role::Assistant));
     let mut decoder = tok.stream_decoder();
@@ -209,7 +209,8 @@ pub fn run(args: &RunArgs) -> Result<()> {
         if session.history().len() as u32 >= session.n_ctx() {
             break StopCause::ContextFull;
         }
-        logits = session.decode(id)?;
+        logits.clear();
+        logits.extend_from_slice(session.decode(id)?);
     };
     let stats = session.stats();
     if args.json {

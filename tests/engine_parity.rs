@@ -118,11 +118,11 @@ fn greedy_continuations_match_libllama_token_for_token() {
         let o = opts(fa, 512);
         let tokens = prompt(40, 7);
         let ours: Vec<u32> = with_session(&o, |s| {
-            let mut logits = s.prefill(&tokens).expect("prefill");
+            let mut logits = s.prefill(&tokens).expect("prefill").to_vec();
             (0..64)
                 .map(|_| {
                     let t = argmax(&logits);
-                    logits = s.decode(t).expect("decode");
+                    logits = s.decode(t).expect("decode").to_vec();
                     t
                 })
                 .collect()
@@ -149,7 +149,7 @@ fn batch_splits_give_the_same_logits() {
     let singles = with_session(&opts(FlashAttn::Off, 512), |s| {
         tokens
             .iter()
-            .map(|&t| s.decode(t).expect("decode"))
+            .map(|&t| s.decode(t).expect("decode").to_vec())
             .collect::<Vec<_>>()
     });
     for i in 0..tokens.len() {

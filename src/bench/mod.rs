@@ -6,6 +6,7 @@
 //! engine adapts itself to it ([`llama::LlamaEngine`] for libllama).
 
 pub mod harness;
+pub mod kchat;
 pub mod llama;
 pub mod report;
 
@@ -13,7 +14,8 @@ use std::io::Write as _;
 
 use anyhow::{Context as _, Result};
 
-use crate::engine::{EngineOptions, ModelArgs};
+use crate::engine::{EngineOptions, ModelArgs, Session};
+use crate::model::Model;
 use crate::gguf::GgufModel;
 
 pub use harness::{measure, Workload};
@@ -137,25 +139,6 @@ impl BenchArgs {
     }
 }
 
-/// kchat's own engine, when it exists.
-fn kchat_engine(_args: &BenchArgs, _opts: &EngineOptions) -> Result<Box<dyn BenchEngine>> {
-    anyhow::bail!("kchat's engine is not built yet; `--engine llama` benchmarks libllama alone")
-}
-
-/// The engines to measure, in the order their repetitions alternate.
-fn engines(args: &BenchArgs, opts: &EngineOptions) -> Result<Vec<Box<dyn BenchEngine>>> {
-    let llama = || -> Result<Box<dyn BenchEngine>> {
-        Ok(Box::new(llama::LlamaEngine::load(&args.model.model, opts)?))
-    };
-    Ok(if args.vs_llama {
-        vec![kchat_engine(args, opts)?, llama()?]
-    } else {
-        match args.engine {
-            EngineKind::Kchat => vec![kchat_engine(args, opts)?],
-            EngineKind::Llama => vec![llama()?],
-        }
-    })
-}
 
 /// Runs `kchat bench -m MODEL`: loads the engines, runs every workload and
 /// prints a table (row by row, as llama-bench does) or, with `--json`, the
@@ -168,8 +151,33 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let opts = args.options();
     // Size and parameter count for the table; kchat's reader is optional
     // here (libllama may accept what it refuses, or the reverse).
-    let gguf = GgufModel::open(&args.model.model).ok();
-    let mut engines = engines(args, &opts)?;
+    let use_kchat = args.vs_llama || args.engine == EngineKind::Kchat;
+    let use_llama = args.vs_llama || args.engine == EngineKind::Llama;
+    let gguf = if use_kchat {
+        Some(GgufModel::open(&args.model.model)?)
+    } else {
+        GgufModel::open(&args.model.model).ok()
+    };
+    let model = match (&gguf, use_kchat) {
+        (Some(g), true) => Some(Model::load(g, &opts, &mut crate::run::upload_progress())?),
+        _ => None,
+    };
+    let mut ours = match &model {
+        Some(m) => Some(kchat::KchatEngine::new(Session::new(m)?)),
+        None => None,
+    };
+    let mut theirs = if use_llama {
+        Some(llama::LlamaEngine::load(&args.model.model, &opts)?)
+    } else {
+        None
+    };
+    let mut engines: Vec<&mut dyn BenchEngine> = Vec::new();
+    if let Some(e) = ours.as_mut() {
+        engines.push(e);
+    }
+    if let Some(e) = theirs.as_mut() {
+        engines.push(e);
+    }
     let mut report = Report::new(&args.model.model, gguf.as_ref(), &opts, args);
     let names: Vec<String> = engines.iter().map(|e| e.name()).collect();
     let mut out = std::io::stdout().lock();
@@ -177,11 +185,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         write!(out, "{}", report.header(&names)).context("cannot write to stdout")?;
     }
     for w in &workloads {
-        let mut refs: Vec<&mut dyn BenchEngine> = Vec::with_capacity(engines.len());
-        for e in engines.iter_mut() {
-            refs.push(e.as_mut());
-        }
-        let samples = measure(&mut refs, w, args.reps.max(1), args.seed)
+        let samples = measure(&mut engines, w, args.reps.max(1), args.seed)
             .with_context(|| format!("{} failed", w.name()))?;
         let row = Row::new(w, &names, samples);
         if !args.json {

@@ -120,6 +120,7 @@ pub struct Session<'m, 'f> {
     cancel: Option<Arc<AtomicBool>>,
     stats: Stats,
     compute_bytes: Vec<usize>,
+    last: Logits,
 }
 
 impl<'m, 'f> Session<'m, 'f> {
@@ -147,6 +148,7 @@ impl<'m, 'f> Session<'m, 'f> {
             cancel: None,
             stats: Stats::default(),
             compute_bytes: Vec::new(),
+            last: Logits::default(),
         };
         if opts.flash_attn != FlashAttn::Off {
             s.flash_attn = s.check_flash_attn()?;
@@ -307,20 +309,37 @@ impl<'m, 'f> Session<'m, 'f> {
     }
 
     /// Evaluates `tokens` after the cached ones and returns the logits of the
-    /// last.
-    pub fn prefill(&mut self, tokens: &[u32]) -> Result<Vec<f32>, SessionError> {
-        Ok(self.eval(tokens, Outputs::Last)?.data)
+    /// last (valid until the next evaluation).
+    pub fn prefill(&mut self, tokens: &[u32]) -> Result<&[f32], SessionError> {
+        let mut buf = std::mem::take(&mut self.last);
+        let r = self.eval_into(tokens, Outputs::Last, &mut buf);
+        self.last = buf;
+        r?;
+        Ok(&self.last.data)
     }
 
-    /// Evaluates one token and returns its logits.
-    pub fn decode(&mut self, token: u32) -> Result<Vec<f32>, SessionError> {
-        Ok(self.eval(&[token], Outputs::Last)?.data)
+    /// Evaluates one token and returns its logits (valid until the next
+    /// evaluation).
+    pub fn decode(&mut self, token: u32) -> Result<&[f32], SessionError> {
+        self.prefill(&[token])
     }
 
     /// Evaluates `tokens` after the cached ones, in micro-batches, returning
     /// the rows of logits asked for. On cancellation or error, the cache
     /// keeps the micro-batches that completed.
     pub fn eval(&mut self, tokens: &[u32], outputs: Outputs<'_>) -> Result<Logits, SessionError> {
+        let mut logits = Logits::default();
+        self.eval_into(tokens, outputs, &mut logits)?;
+        Ok(logits)
+    }
+
+    /// [`Session::eval`] into a reused buffer.
+    pub fn eval_into(
+        &mut self,
+        tokens: &[u32],
+        outputs: Outputs<'_>,
+        logits: &mut Logits,
+    ) -> Result<(), SessionError> {
         if tokens.is_empty() {
             return Err(SessionError::Empty);
         }
@@ -340,10 +359,8 @@ impl<'m, 'f> Session<'m, 'f> {
             Outputs::All => (0..tokens.len()).collect(),
             Outputs::Positions(p) => p.iter().copied().filter(|&i| i < tokens.len()).collect(),
         };
-        let mut logits = Logits {
-            n_vocab: n_vocab as usize,
-            data: Vec::with_capacity(wanted.len() * n_vocab as usize),
-        };
+        logits.n_vocab = n_vocab as usize;
+        logits.data.clear();
         let ub = self.model.opts.n_ubatch.max(1) as usize;
         let started = Instant::now();
         let mut start = 0;
@@ -361,7 +378,7 @@ impl<'m, 'f> Session<'m, 'f> {
                 .filter(|&&i| i >= start && i < end)
                 .map(|&i| (i - start) as i32)
                 .collect();
-            self.micro_batch(&tokens[start..end], &rows, &mut logits)?;
+            self.micro_batch(&tokens[start..end], &rows, logits)?;
             start = end;
         }
         let took = started.elapsed();
@@ -372,7 +389,7 @@ impl<'m, 'f> Session<'m, 'f> {
             self.stats.prefill_tokens += tokens.len() as u64;
             self.stats.prefill_time += took;
         }
-        Ok(logits)
+        Ok(())
     }
 
     /// One graph evaluation. `rows` are the batch rows whose logits are
