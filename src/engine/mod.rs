@@ -2,5 +2,7 @@
 //! prefix reuse) and sampling. It never prints.
 
 pub mod options;
+pub mod sampler;
 
 pub use options::{EngineOptions, FlashAttn, ModelArgs};
+pub use sampler::{Sampler, SamplerConfig};
