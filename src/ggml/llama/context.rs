@@ -277,8 +277,11 @@ impl LlamaContext {
         if p.is_null() {
             return None;
         }
-        // SAFETY: libllama's row of n_vocab floats; it stays valid and
-        // unchanged until the next llama_decode, which needs `&mut self`.
+        // SAFETY: libllama's row of n_vocab floats. libllama writes its
+        // logits buffer only in llama_decode (which needs `&mut self`) and,
+        // once after each, in the first llama_get_logits_ith (waiting for the
+        // device copy, reordering rows); no slice into it can be alive then,
+        // as the decode ended every earlier borrow. Later calls change nothing.
         Some(unsafe { std::slice::from_raw_parts(p, self.n_vocab) })
     }
 
