@@ -12,8 +12,8 @@ use serde::Serialize;
 use crate::engine::{ModelArgs, Sampler, SamplerArgs, Session};
 use crate::gguf::GgufModel;
 use crate::harmony::{
-    Channel, Conversation, Message, ParseEvent, Persona, ReasoningEffort, RenderTarget, Role, SpecialToken,
-    StreamParser, SystemSettings,
+    Channel, Conversation, Message, ParseEvent, Persona, ReasoningEffort, RenderTarget, Role,
+    SpecialToken, StreamParser, SystemSettings,
 };
 use crate::model::Model;
 use crate::tokenizer::Tokenizer;
@@ -87,7 +87,8 @@ struct Report {
 fn read_prompt(p: &str) -> Result<String> {
     if p == "-" {
         let mut s = String::new();
-        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).context("reading the prompt from stdin")?;
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
+            .context("reading the prompt from stdin")?;
         Ok(s)
     } else {
         Ok(p.to_owned())
@@ -99,7 +100,10 @@ fn prompt_tokens(args: &RunArgs, tok: &Tokenizer, text: &str) -> Result<Vec<u32>
     if args.raw {
         return Ok(tok.encode(text, true));
     }
-    let reasoning: ReasoningEffort = args.reasoning.parse().map_err(|e| anyhow::anyhow!("--reasoning: {e}"))?;
+    let reasoning: ReasoningEffort = args
+        .reasoning
+        .parse()
+        .map_err(|e| anyhow::anyhow!("--reasoning: {e}"))?;
     let mut conv = Conversation::new().with_system(SystemSettings {
         reasoning_effort: reasoning,
         conversation_start_date: Some(crate::harmony::CalendarDate::today_utc()),
@@ -117,7 +121,11 @@ fn prompt_tokens(args: &RunArgs, tok: &Tokenizer, text: &str) -> Result<Vec<u32>
         conv = conv.with_instructions(instructions.join("\n"));
     }
     conv.push(Message::user(text));
-    Ok(crate::harmony::render_tokens(&conv, RenderTarget::Completion, tok))
+    Ok(crate::harmony::render_tokens(
+        &conv,
+        RenderTarget::Completion,
+        tok,
+    ))
 }
 
 /// A progress report for uploading weights to the GPU: on a terminal, or
@@ -126,7 +134,8 @@ pub fn upload_progress() -> impl FnMut(u64, u64) {
     let mut progress: Option<crate::progress::Progress> = None;
     let mut seen = 0u64;
     move |done, total| {
-        let p = progress.get_or_insert_with(|| crate::progress::Progress::new(total, total > 1 << 30));
+        let p =
+            progress.get_or_insert_with(|| crate::progress::Progress::new(total, total > 1 << 30));
         p.add(done.saturating_sub(seen));
         seen = done;
         if done >= total {
@@ -140,7 +149,8 @@ pub fn run(args: &RunArgs) -> Result<()> {
     let started = Instant::now();
     let opts = args.model.options();
     let gguf = GgufModel::open(&args.model.model)?;
-    let tok = Tokenizer::from_gguf(|k| gguf.get(k)).with_context(|| format!("{}: tokenizer", gguf.path().display()))?;
+    let tok = Tokenizer::from_gguf(|k| gguf.get(k))
+        .with_context(|| format!("{}: tokenizer", gguf.path().display()))?;
     let text = read_prompt(&args.prompt)?;
     let prompt = prompt_tokens(args, &tok, &text)?;
     if prompt.is_empty() {
@@ -153,7 +163,11 @@ pub fn run(args: &RunArgs) -> Result<()> {
     let mut session = Session::new(&model)?;
     let load_ms = started.elapsed().as_secs_f64() * 1e3;
     let mut sampler = Sampler::new(args.sampling.config());
-    let limit = if args.n_predict < 0 { u64::MAX } else { args.n_predict as u64 };
+    let limit = if args.n_predict < 0 {
+        u64::MAX
+    } else {
+        args.n_predict as u64
+    };
 
     let mut logits = session.prefill(&prompt)?.to_vec();
     let mut ids = Vec::new();
@@ -214,7 +228,13 @@ pub fn run(args: &RunArgs) -> Result<()> {
     };
     let stats = session.stats();
     if args.json {
-        let per_s = |n: u64, t: std::time::Duration| if t.is_zero() { 0.0 } else { n as f64 / t.as_secs_f64() };
+        let per_s = |n: u64, t: std::time::Duration| {
+            if t.is_zero() {
+                0.0
+            } else {
+                n as f64 / t.as_secs_f64()
+            }
+        };
         let report = Report {
             model: args.model.model.clone(),
             prompt_tokens: prompt.len(),

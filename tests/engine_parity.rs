@@ -32,23 +32,43 @@ fn opts(fa: FlashAttn, ubatch: u32) -> EngineOptions {
     }
 }
 
+/// The same with sliding-window layers caching the whole context.
+fn opts_full(fa: FlashAttn, ubatch: u32) -> EngineOptions {
+    EngineOptions {
+        swa_full: true,
+        ..opts(fa, ubatch)
+    }
+}
+
 /// A deterministic prompt of ordinary tokens.
 fn prompt(n: usize, seed: u32) -> Vec<u32> {
     (0..n as u32)
-        .map(|i| (i.wrapping_mul(7919).wrapping_add(seed.wrapping_mul(104_729)) + 13) % 199_000)
+        .map(|i| {
+            (i.wrapping_mul(7919)
+                .wrapping_add(seed.wrapping_mul(104_729))
+                + 13)
+                % 199_000
+        })
         .collect()
 }
 
 /// max |a - b| / max |b|.
 fn max_rel(a: &[f32], b: &[f32]) -> f64 {
     let scale = b.iter().fold(0f32, |m, x| m.max(x.abs())) as f64;
-    let diff = a.iter().zip(b).fold(0f64, |m, (x, y)| m.max((*x as f64 - *y as f64).abs()));
+    let diff = a
+        .iter()
+        .zip(b)
+        .fold(0f64, |m, (x, y)| m.max((*x as f64 - *y as f64).abs()));
     diff / scale
 }
 
 /// Σ(a - b)² / Σb².
 fn nmse(a: &[f32], b: &[f32]) -> f64 {
-    let num: f64 = a.iter().zip(b).map(|(x, y)| (*x as f64 - *y as f64).powi(2)).sum();
+    let num: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| (*x as f64 - *y as f64).powi(2))
+        .sum();
     let den: f64 = b.iter().map(|y| (*y as f64).powi(2)).sum();
     num / den
 }
@@ -68,7 +88,8 @@ fn llama(o: &EngineOptions) -> LlamaContext {
 }
 
 fn llama_logits(ctx: &mut LlamaContext, tokens: &[u32], at: &[usize]) -> Vec<Vec<f32>> {
-    ctx.decode(tokens, ctx.n_past(), LogitsFor::Positions(at)).expect("libllama decode");
+    ctx.decode(tokens, ctx.n_past(), LogitsFor::Positions(at))
+        .expect("libllama decode");
     (0..at.len())
         .map(|i| ctx.logits(i).expect("row").to_vec())
         .collect()
@@ -89,10 +110,14 @@ fn kchat_logits(s: &mut Session<'_, '_>, tokens: &[u32], at: &[usize]) -> Vec<Ve
 
 #[test]
 fn softmax_path_matches_libllama_at_every_checked_position() {
-    // Positions past the sliding window (128), past the ring's wrap (64-token
-    // micro-batches: a 256-cell ring) and past YaRN's original context (4096).
-    let at = [0, 1, 2, 50, 127, 128, 129, 255, 256, 300, 1000, 4095, 4096, 4097, 4199];
-    let o = opts(FlashAttn::Off, 64);
+    // Positions past the sliding window (128), across micro-batches of 64 and
+    // past YaRN's original context (4096). Both engines keep the whole context
+    // in the sliding layers here (`--swa-full`); once a ring wraps, the two
+    // engines add the window's terms in different orders (see below).
+    let at = [
+        0, 1, 2, 50, 127, 128, 129, 255, 256, 300, 1000, 4095, 4096, 4097, 4199,
+    ];
+    let o = opts_full(FlashAttn::Off, 64);
     let tokens = prompt(4200, 1);
     let ours = with_session(&o, |s| kchat_logits(s, &tokens, &at));
     let theirs = llama_logits(&mut llama(&o), &tokens, &at);
@@ -101,8 +126,10 @@ fn softmax_path_matches_libllama_at_every_checked_position() {
         let e = max_rel(a, b);
         assert!(e <= 1e-3, "position {p}: max relative error {e:.3e}");
     }
-    // Shorter prompts end elsewhere in the window.
-    for n in [3usize, 130, 517] {
+    // Shorter prompts end elsewhere in the window; the default ring cache
+    // (micro-batches of 512: 768 cells) does not wrap yet.
+    let o = opts(FlashAttn::Off, 512);
+    for n in [3usize, 130, 517, 700] {
         let tokens = prompt(n, n as u32);
         let last = [n - 1];
         let ours = with_session(&o, |s| kchat_logits(s, &tokens, &last));
@@ -132,11 +159,15 @@ fn greedy_continuations_match_libllama_token_for_token() {
         let theirs: Vec<u32> = (0..64)
             .map(|_| {
                 let t = argmax(ctx.logits(0).expect("row"));
-                ctx.decode(&[t], ctx.n_past(), LogitsFor::Last).expect("decode");
+                ctx.decode(&[t], ctx.n_past(), LogitsFor::Last)
+                    .expect("decode");
                 t
             })
             .collect();
-        assert_eq!(ours, theirs, "greedy continuation with flash attention {fa}");
+        assert_eq!(
+            ours, theirs,
+            "greedy continuation with flash attention {fa}"
+        );
     }
 }
 
@@ -144,7 +175,9 @@ fn greedy_continuations_match_libllama_token_for_token() {
 fn batch_splits_give_the_same_logits() {
     let tokens = prompt(150, 3);
     let all: Vec<usize> = (0..tokens.len()).collect();
-    let whole = with_session(&opts(FlashAttn::Off, 512), |s| kchat_logits(s, &tokens, &all));
+    let whole = with_session(&opts(FlashAttn::Off, 512), |s| {
+        kchat_logits(s, &tokens, &all)
+    });
     let sevens = with_session(&opts(FlashAttn::Off, 7), |s| kchat_logits(s, &tokens, &all));
     let singles = with_session(&opts(FlashAttn::Off, 512), |s| {
         tokens
@@ -154,8 +187,22 @@ fn batch_splits_give_the_same_logits() {
     });
     for i in 0..tokens.len() {
         let e7 = max_rel(&sevens[i], &whole[i]);
-        let e1 = max_rel(&singles[i], &whole[i]);
-        assert!(e7 <= 1e-3 && e1 <= 1e-3, "position {i}: micro-batches of 7 {e7:.3e}, one by one {e1:.3e}");
+        assert!(e7 <= 1e-3, "position {i}: micro-batches of 7 {e7:.3e}");
+    }
+    // One row at a time, ggml's CPU backend multiplies with its vector kernels
+    // instead of the batched ones: rounding differs, and the tiny random
+    // model's near-tied routers then pick other experts (from position 24 on
+    // in this prompt, for libllama as for kchat). So token-by-token logits are
+    // checked against libllama fed token by token, which runs the same kernels.
+    let mut ctx = llama(&opts(FlashAttn::Off, 512));
+    for (i, &t) in tokens.iter().enumerate() {
+        ctx.decode(&[t], i, LogitsFor::Last)
+            .expect("libllama decode");
+        let e = max_rel(&singles[i], ctx.logits(0).expect("row"));
+        assert!(
+            e <= 1e-3,
+            "position {i}: one by one against libllama {e:.3e}"
+        );
     }
 }
 
@@ -167,7 +214,9 @@ fn flash_attention_agrees_with_softmax_and_with_libllama() {
         assert!(s.flash_attn());
         kchat_logits(s, &tokens, &at)
     });
-    let soft = with_session(&opts(FlashAttn::Off, 512), |s| kchat_logits(s, &tokens, &at));
+    let soft = with_session(&opts(FlashAttn::Off, 512), |s| {
+        kchat_logits(s, &tokens, &at)
+    });
     let theirs = llama_logits(&mut llama(&opts(FlashAttn::On, 512)), &tokens, &at);
     for (i, p) in at.iter().enumerate() {
         let e = nmse(&fa[i], &soft[i]);
@@ -177,6 +226,20 @@ fn flash_attention_agrees_with_softmax_and_with_libllama() {
         // the same kernel on the same data.
         let e = max_rel(&fa[i], &theirs[i]);
         assert!(e <= 1e-3, "position {p}: flash vs libllama flash {e:.3e}");
+    }
+}
+
+#[test]
+fn the_sliding_ring_matches_a_full_sliding_cache() {
+    let at: Vec<usize> = (250..1100).step_by(25).collect();
+    let tokens = prompt(1100, 17);
+    let ring = with_session(&opts(FlashAttn::Off, 64), |s| kchat_logits(s, &tokens, &at));
+    let full = with_session(&opts_full(FlashAttn::Off, 64), |s| {
+        kchat_logits(s, &tokens, &at)
+    });
+    for (i, p) in at.iter().enumerate() {
+        let e = nmse(&ring[i], &full[i]);
+        assert!(e <= 5e-4, "position {p}: ring vs full NMSE {e:.3e}");
     }
 }
 

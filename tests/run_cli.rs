@@ -10,19 +10,45 @@ fn run_json(extra: &[&str]) -> serde_json::Value {
     let mut args = vec!["run", "-m", m, "-t", "2", "--json"];
     args.extend_from_slice(extra);
     let out = kchat(&args);
-    assert!(out.status.success(), "kchat {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "kchat {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).expect("JSON report")
 }
 
 fn ids(v: &serde_json::Value) -> Vec<u64> {
-    v["ids"].as_array().expect("ids").iter().filter_map(|x| x.as_u64()).collect()
+    v["ids"]
+        .as_array()
+        .expect("ids")
+        .iter()
+        .filter_map(|x| x.as_u64())
+        .collect()
 }
 
 #[test]
 fn raw_mode_streams_text() {
     let m = tiny_model().to_str().expect("utf-8");
-    let out = kchat(&["run", "-m", m, "-t", "2", "--raw", "-p", "Once upon a time", "-n", "12", "--seed", "3"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = kchat(&[
+        "run",
+        "-m",
+        m,
+        "-t",
+        "2",
+        "--raw",
+        "-p",
+        "Once upon a time",
+        "-n",
+        "12",
+        "--seed",
+        "3",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.trim().chars().count() >= 12, "streamed text: {text:?}");
 }
@@ -32,7 +58,10 @@ fn json_reports_ids_timings_and_the_stop_reason() {
     let v = run_json(&["-p", "Hello", "-n", "8", "--seed", "1"]);
     assert_eq!(ids(&v).len(), 8);
     assert_eq!(v["stop"], "limit");
-    assert!(v["prompt_tokens"].as_u64().expect("prompt tokens") > 20, "harmony wrapper");
+    assert!(
+        v["prompt_tokens"].as_u64().expect("prompt tokens") > 20,
+        "harmony wrapper"
+    );
     assert!(v["decode_tokens_per_s"].as_f64().expect("t/s") > 0.0);
     assert_eq!(v["placement"], "all layers on the CPU");
     let raw = run_json(&["-p", "Hello", "-n", "1", "--raw"]);
@@ -64,5 +93,8 @@ fn bad_input_gets_a_one_line_error() {
     assert!(e.contains("empty"), "{e}");
     let long = "word ".repeat(400);
     let e = fails(&["run", "-m", m, "--raw", "-p", &long, "-c", "256"]);
-    assert!(e.contains("context is full") && e.lines().count() == 1, "{e}");
+    assert!(
+        e.contains("context is full") && e.lines().count() == 1,
+        "{e}"
+    );
 }

@@ -15,8 +15,8 @@ use std::io::Write as _;
 use anyhow::{Context as _, Result};
 
 use crate::engine::{EngineOptions, ModelArgs, Session};
-use crate::model::Model;
 use crate::gguf::GgufModel;
+use crate::model::Model;
 
 pub use harness::{measure, Workload};
 pub use report::{EngineResult, Report, Row};
@@ -138,7 +138,6 @@ impl BenchArgs {
         o
     }
 }
-
 
 /// Runs `kchat bench -m MODEL`: loads the engines, runs every workload and
 /// prints a table (row by row, as llama-bench does) or, with `--json`, the

@@ -45,11 +45,16 @@ impl KvCache {
         placement: &Placement,
         n_ctx: u32,
         n_ubatch: u32,
+        swa_full: bool,
         cpu: &Backend,
         gpu: Option<&Backend>,
     ) -> Result<KvCache, ModelError> {
         let n_ctx = effective_ctx(hp, n_ctx);
-        let ring = swa_cells(hp, n_ctx, n_ubatch);
+        let ring = if swa_full {
+            n_ctx
+        } else {
+            swa_cells(hp, n_ctx, n_ubatch)
+        };
         let ty = GgmlType::F16;
         let width = i64::from(hp.n_embd_kv());
         let mut ctxs = Vec::new();

@@ -46,6 +46,9 @@ pub struct EngineOptions {
     pub n_threads: usize,
     /// Flash attention.
     pub flash_attn: FlashAttn,
+    /// Sliding-window layers cache the whole context instead of a ring
+    /// (more memory; any prefix can then be reused).
+    pub swa_full: bool,
 }
 
 /// The default CPU thread count: the available cores, at most 16.
@@ -66,6 +69,7 @@ impl Default for EngineOptions {
             n_ubatch: 512,
             n_threads: default_threads(),
             flash_attn: FlashAttn::Auto,
+            swa_full: false,
         }
     }
 }
@@ -118,6 +122,10 @@ pub struct ModelArgs {
     /// Flash attention.
     #[arg(long = "flash-attn", visible_alias = "fa", value_name = "WHEN", default_value_t = FlashAttn::Auto)]
     pub flash_attn: FlashAttn,
+    /// Sliding-window layers cache the whole context, not just the window
+    /// (more memory; lets any earlier prefix be reused).
+    #[arg(long = "swa-full")]
+    pub swa_full: bool,
 }
 
 impl ModelArgs {
@@ -135,6 +143,7 @@ impl ModelArgs {
             n_ubatch: self.ubatch_size.max(1).min(self.batch_size.max(1)),
             n_threads: self.threads.unwrap_or_else(default_threads).max(1),
             flash_attn: self.flash_attn,
+            swa_full: self.swa_full,
         }
     }
 }

@@ -133,6 +133,7 @@ impl<'m, 'f> Session<'m, 'f> {
             &model.placement,
             opts.n_ctx,
             opts.n_ubatch,
+            opts.swa_full,
             &model.cpu,
             model.gpu.as_ref(),
         )?;

@@ -13,8 +13,8 @@ use crate::ggml::GgmlError;
 use crate::gguf::{GgufSplitWriter, GgufWriteError};
 
 use super::preset::PlannedTensor;
-use crate::progress::Progress;
 use super::weights::make_chunk;
+use crate::progress::Progress;
 
 /// About this many values (f32) are generated per chunk (4 MiB).
 const CHUNK_VALUES: u64 = 1 << 20;

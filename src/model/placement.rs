@@ -215,7 +215,7 @@ impl MemoryPlan {
         let n_ctx = effective_ctx(hp, opts.n_ctx);
         let cell_bytes = 2 * u64::from(hp.n_embd_kv()) * 2; // K and V, f16
         for il in 0..hp.n_layer {
-            let cells = if hp.is_swa(il) {
+            let cells = if hp.is_swa(il) && !opts.swa_full {
                 swa_cells(hp, n_ctx, opts.n_ubatch)
             } else {
                 n_ctx

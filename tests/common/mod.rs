@@ -28,7 +28,13 @@ pub fn tiny_model() -> &'static std::path::Path {
     let dir = DIR.get_or_init(|| {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("tiny.gguf");
-        let out = kchat(&["mkmodel", "--preset", "tiny", "-o", path.to_str().expect("utf-8")]);
+        let out = kchat(&[
+            "mkmodel",
+            "--preset",
+            "tiny",
+            "-o",
+            path.to_str().expect("utf-8"),
+        ]);
         assert!(
             out.status.success(),
             "mkmodel tiny failed: {}",

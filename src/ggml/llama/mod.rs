@@ -141,6 +141,8 @@ pub struct LlamaParams {
     pub n_threads: i32,
     /// Flash attention.
     pub flash_attn: FlashAttn,
+    /// Sliding-window layers keep the whole context (llama.cpp's `--swa-full`).
+    pub swa_full: bool,
     /// Keep libllama's log off stderr (its errors still reach [`LlamaError`]).
     pub quiet: bool,
 }
@@ -163,6 +165,7 @@ impl From<&EngineOptions> for LlamaParams {
             n_ubatch: o.n_ubatch.clamp(1, o.n_batch.max(1)),
             n_threads: i32::try_from(o.n_threads.max(1)).unwrap_or(i32::MAX),
             flash_attn: o.flash_attn,
+            swa_full: o.swa_full,
             quiet: true,
         }
     }
@@ -186,6 +189,7 @@ impl LlamaParams {
         cp.n_seq_max = 1;
         cp.n_threads = self.n_threads.max(1);
         cp.n_threads_batch = self.n_threads.max(1);
+        cp.swa_full = self.swa_full;
         cp.flash_attn_type = match self.flash_attn {
             FlashAttn::Auto => ll::LLAMA_FLASH_ATTN_TYPE_AUTO,
             FlashAttn::On => ll::LLAMA_FLASH_ATTN_TYPE_ENABLED,
