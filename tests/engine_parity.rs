@@ -281,3 +281,27 @@ fn truncating_past_the_sliding_ring_recomputes_from_the_start() {
         assert_eq!(s.truncate(650), 650, "within the ring");
     });
 }
+
+#[test]
+fn cancelling_stops_before_the_next_micro_batch_and_keeps_the_cache() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    with_session(&opts(FlashAttn::Off, 8), |s| {
+        let flag = Arc::new(AtomicBool::new(false));
+        s.set_cancel(flag.clone());
+        let first = prompt(20, 21);
+        s.prefill(&first).expect("prefill");
+        flag.store(true, Ordering::Relaxed);
+        match s.prefill(&prompt(30, 22)) {
+            Err(kchat::engine::SessionError::Cancelled { processed }) => assert_eq!(processed, 0),
+            other => panic!("expected a cancellation, got {:?}", other.map(<[f32]>::len)),
+        }
+        assert_eq!(s.history(), &first[..], "the cache still holds exactly the first prompt");
+        flag.store(false, Ordering::Relaxed);
+        let next = s.decode(5).expect("decoding goes on").to_vec();
+        let mut whole = first.clone();
+        whole.push(5);
+        let fresh = with_session(&opts(FlashAttn::Off, 8), |f| kchat_logits(f, &whole, &[whole.len() - 1]));
+        assert!(max_rel(&next, &fresh[0]) <= 1e-3);
+    });
+}
