@@ -90,6 +90,9 @@ impl clap::Args for BenchCli {
 enum BenchCommand {
     /// Tokenizer speed beside tiktoken-rs: a 1 MB corpus and a 131,072-token prompt.
     Tokenizer(tokenizer::cli::TokenizerBenchArgs),
+    /// kchat's logits and greedy text under a placement, against libllama and
+    /// against kchat on the CPU (the GPU correctness check).
+    Parity(kchat::bench::parity::ParityArgs),
 }
 
 fn main() -> ExitCode {
@@ -120,6 +123,9 @@ fn run(cli: Cli) -> Result<()> {
             tokenizer::cli::run_bench(&args)
         }
         Some(Command::Bench(BenchCli::Model(args))) => kchat::bench::run(&args),
+        Some(Command::Bench(BenchCli::Named(BenchCommand::Parity(args)))) => {
+            kchat::bench::parity::run(&args)
+        }
         Some(Command::Devices) => {
             for d in ggml::Device::all() {
                 let (free, total) = d.memory();

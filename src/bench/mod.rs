@@ -8,6 +8,7 @@
 pub mod harness;
 pub mod kchat;
 pub mod llama;
+pub mod parity;
 pub mod report;
 
 use std::io::Write as _;

@@ -1,0 +1,195 @@
+//! `kchat bench parity`: kchat's logits and greedy continuation under a
+//! placement, against libllama under the same placement and against kchat
+//! on the CPU alone, on the same file and tokens. One table row per run;
+//! `scripts/gpu-check.sh` runs it over the placements on a GPU machine.
+
+use anyhow::{Context as _, Result};
+use serde::Serialize;
+
+use crate::engine::{EngineOptions, ModelArgs, Outputs, Session};
+use crate::ggml::llama::{LlamaContext, LlamaModel, LlamaParams, LogitsFor};
+use crate::gguf::GgufModel;
+use crate::model::Model;
+
+/// Arguments of `kchat bench parity`.
+#[derive(Debug, clap::Args)]
+pub struct ParityArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Prompt length in tokens (seeded ids).
+    #[arg(long, value_name = "N", default_value_t = 600)]
+    prompt_tokens: usize,
+    /// Greedy continuation length compared token for token.
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    greedy: usize,
+    /// Print the row as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Print the table header before the row.
+    #[arg(long)]
+    header: bool,
+}
+
+/// What one engine produced.
+struct Run {
+    rows: Vec<Vec<f32>>,
+    greedy: Vec<u32>,
+}
+
+/// One row of the comparison.
+#[derive(Debug, Serialize)]
+pub struct ParityRow {
+    /// The placement flags.
+    pub placement: String,
+    /// Max relative error of kchat against libllama (worst row).
+    pub max_rel_vs_llama: f64,
+    /// Normalised mean squared error against libllama (worst row).
+    pub nmse_vs_llama: f64,
+    /// Max relative error against kchat on the CPU.
+    pub max_rel_vs_cpu: f64,
+    /// Greedy tokens equal to libllama's before the first difference.
+    pub greedy_same_as_llama: usize,
+    /// Greedy tokens equal to kchat-on-CPU's before the first difference.
+    pub greedy_same_as_cpu: usize,
+    /// Greedy tokens compared.
+    pub greedy: usize,
+}
+
+fn prompt(n: usize) -> Vec<u32> {
+    (0..n as u32).map(|i| (i.wrapping_mul(7919) + 13) % 199_000).collect()
+}
+
+fn positions(n: usize) -> Vec<usize> {
+    let mut p: Vec<usize> = [0, 1, 2, 50, 127, 128, 129, 300, 4097]
+        .into_iter()
+        .filter(|&i| i < n)
+        .collect();
+    if n > 0 && p.last() != Some(&(n - 1)) {
+        p.push(n - 1);
+    }
+    p
+}
+
+fn argmax(v: &[f32]) -> u32 {
+    v.iter()
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(b.1))
+        .map(|(i, _)| i as u32)
+        .unwrap_or(0)
+}
+
+fn run_kchat(path: &std::path::Path, opts: &EngineOptions, tokens: &[u32], at: &[usize], greedy: usize) -> Result<Run> {
+    let gguf = GgufModel::open(path)?;
+    let model = Model::load(&gguf, opts, &mut |_, _| {})?;
+    let mut s = Session::new(&model)?;
+    let l = s.eval(tokens, Outputs::Positions(at))?;
+    let rows: Vec<Vec<f32>> = (0..l.rows()).map(|i| l.row(i).to_vec()).collect();
+    let mut next = rows.last().map(|r| argmax(r)).unwrap_or(0);
+    let mut out = Vec::with_capacity(greedy);
+    for _ in 0..greedy {
+        out.push(next);
+        next = argmax(s.decode(next)?);
+    }
+    Ok(Run { rows, greedy: out })
+}
+
+fn run_llama(path: &std::path::Path, opts: &EngineOptions, tokens: &[u32], at: &[usize], greedy: usize) -> Result<Run> {
+    let params = LlamaParams::from(opts);
+    let model = LlamaModel::load(path, &params)?;
+    let mut ctx = LlamaContext::new(&model, &params)?;
+    ctx.decode(tokens, 0, LogitsFor::Positions(at))?;
+    let rows: Vec<Vec<f32>> = (0..at.len())
+        .map(|i| ctx.logits(i).map(<[f32]>::to_vec).unwrap_or_default())
+        .collect();
+    let mut next = rows.last().map(|r| argmax(r)).unwrap_or(0);
+    let mut out = Vec::with_capacity(greedy);
+    for _ in 0..greedy {
+        out.push(next);
+        ctx.decode(&[next], ctx.n_past(), LogitsFor::Last)?;
+        next = ctx.logits(0).map(argmax).unwrap_or(0);
+    }
+    Ok(Run { rows, greedy: out })
+}
+
+fn max_rel(a: &[f32], b: &[f32]) -> f64 {
+    let scale = b.iter().fold(0f32, |m, x| m.max(x.abs())) as f64;
+    let diff = a.iter().zip(b).fold(0f64, |m, (x, y)| m.max((*x as f64 - *y as f64).abs()));
+    if a.len() != b.len() {
+        return f64::INFINITY;
+    }
+    diff / scale.max(f64::MIN_POSITIVE)
+}
+
+fn nmse(a: &[f32], b: &[f32]) -> f64 {
+    let num: f64 = a.iter().zip(b).map(|(x, y)| (*x as f64 - *y as f64).powi(2)).sum();
+    let den: f64 = b.iter().map(|y| (*y as f64).powi(2)).sum();
+    num / den.max(f64::MIN_POSITIVE)
+}
+
+fn worst(a: &Run, b: &Run, f: fn(&[f32], &[f32]) -> f64) -> f64 {
+    a.rows.iter().zip(&b.rows).map(|(x, y)| f(x, y)).fold(0.0, f64::max)
+}
+
+fn same_prefix(a: &[u32], b: &[u32]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
+}
+
+/// Describes the placement flags of `opts`.
+fn describe(opts: &EngineOptions) -> String {
+    let mut s = match opts.n_gpu_layers {
+        Some(n) => format!("-ngl {n}"),
+        None => "-ngl (all)".into(),
+    };
+    match opts.n_cpu_moe {
+        0 => {}
+        u32::MAX => s.push_str(" --cpu-moe"),
+        n => s.push_str(&format!(" --n-cpu-moe {n}")),
+    }
+    s.push_str(&format!(" -fa {}", opts.flash_attn));
+    s
+}
+
+/// Runs `kchat bench parity`.
+pub fn run(args: &ParityArgs) -> Result<()> {
+    let opts = args.model.options();
+    let path = &args.model.model;
+    let tokens = prompt(args.prompt_tokens.max(1));
+    let at = positions(tokens.len());
+    let ours = run_kchat(path, &opts, &tokens, &at, args.greedy).context("kchat")?;
+    let cpu_opts = EngineOptions {
+        n_gpu_layers: Some(0),
+        n_cpu_moe: 0,
+        ..opts.clone()
+    };
+    let cpu = run_kchat(path, &cpu_opts, &tokens, &at, args.greedy).context("kchat on the CPU")?;
+    let theirs = run_llama(path, &opts, &tokens, &at, args.greedy).context("libllama")?;
+    let row = ParityRow {
+        placement: describe(&opts),
+        max_rel_vs_llama: worst(&ours, &theirs, max_rel),
+        nmse_vs_llama: worst(&ours, &theirs, nmse),
+        max_rel_vs_cpu: worst(&ours, &cpu, max_rel),
+        greedy_same_as_llama: same_prefix(&ours.greedy, &theirs.greedy),
+        greedy_same_as_cpu: same_prefix(&ours.greedy, &cpu.greedy),
+        greedy: args.greedy,
+    };
+    if args.json {
+        println!("{}", serde_json::to_string(&row)?);
+        return Ok(());
+    }
+    if args.header {
+        println!("| placement | max rel vs libllama | NMSE vs libllama | max rel vs kchat CPU | greedy = libllama | greedy = kchat CPU |");
+        println!("|---|---:|---:|---:|---:|---:|");
+    }
+    println!(
+        "| {} | {:.2e} | {:.2e} | {:.2e} | {}/{} | {}/{} |",
+        row.placement,
+        row.max_rel_vs_llama,
+        row.nmse_vs_llama,
+        row.max_rel_vs_cpu,
+        row.greedy_same_as_llama,
+        row.greedy,
+        row.greedy_same_as_cpu,
+        row.greedy
+    );
+    Ok(())
+}
