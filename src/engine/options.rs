@@ -49,6 +49,9 @@ pub struct EngineOptions {
     /// Sliding-window layers cache the whole context instead of a ring
     /// (more memory; any prefix can then be reused).
     pub swa_full: bool,
+    /// Let the GPU run matrix products of host-memory weights for large
+    /// batches (llama.cpp's default; `--no-op-offload` turns it off).
+    pub op_offload: bool,
 }
 
 /// The default CPU thread count: the available cores, at most 16.
@@ -70,6 +73,7 @@ impl Default for EngineOptions {
             n_threads: default_threads(),
             flash_attn: FlashAttn::Auto,
             swa_full: false,
+            op_offload: true,
         }
     }
 }
@@ -126,6 +130,10 @@ pub struct ModelArgs {
     /// (more memory; lets any earlier prefix be reused).
     #[arg(long = "swa-full")]
     pub swa_full: bool,
+    /// Never copy host-memory weights to the GPU for large batches (with
+    /// `-ngl 0`: the GPU is not used at all).
+    #[arg(long = "no-op-offload")]
+    pub no_op_offload: bool,
 }
 
 impl ModelArgs {
@@ -144,6 +152,7 @@ impl ModelArgs {
             n_threads: self.threads.unwrap_or_else(default_threads).max(1),
             flash_attn: self.flash_attn,
             swa_full: self.swa_full,
+            op_offload: !self.no_op_offload,
         }
     }
 }

@@ -138,7 +138,7 @@ impl<'m, 'f> Session<'m, 'f> {
             model.gpu.as_ref(),
         )?;
         let backends = model.backends();
-        let sched = Scheduler::new(&backends, graph_size(hp.n_layer), true)?;
+        let sched = Scheduler::new(&backends, graph_size(hp.n_layer), opts.op_offload)?;
         let mut s = Session {
             model,
             sched,

@@ -88,8 +88,10 @@ impl<'f> Model<'f> {
             Device::cpu().ok_or_else(|| ModelError::DoesNotFit("ggml has no CPU device".into()))?;
         let cpu = cpu_dev.init()?;
         cpu.set_threads(opts.n_threads);
+        // Like llama.cpp, a GPU also runs large batches of CPU-placed layers
+        // (op offload), so it is started even with `-ngl 0`.
         let gpu = match gpu_dev {
-            Some(d) if placement.uses_gpu() => Some(d.init()?),
+            Some(d) if placement.uses_gpu() || opts.op_offload => Some(d.init()?),
             _ => None,
         };
         let weights = Weights::load(gguf, &hp, &placement, cpu_dev, gpu.as_ref(), progress)

@@ -143,6 +143,8 @@ pub struct LlamaParams {
     pub flash_attn: FlashAttn,
     /// Sliding-window layers keep the whole context (llama.cpp's `--swa-full`).
     pub swa_full: bool,
+    /// Large batches of host-memory weights may run on the GPU.
+    pub op_offload: bool,
     /// Keep libllama's log off stderr (its errors still reach [`LlamaError`]).
     pub quiet: bool,
 }
@@ -166,6 +168,7 @@ impl From<&EngineOptions> for LlamaParams {
             n_threads: i32::try_from(o.n_threads.max(1)).unwrap_or(i32::MAX),
             flash_attn: o.flash_attn,
             swa_full: o.swa_full,
+            op_offload: o.op_offload,
             quiet: true,
         }
     }
@@ -190,6 +193,7 @@ impl LlamaParams {
         cp.n_threads = self.n_threads.max(1);
         cp.n_threads_batch = self.n_threads.max(1);
         cp.swa_full = self.swa_full;
+        cp.op_offload = self.op_offload;
         cp.flash_attn_type = match self.flash_attn {
             FlashAttn::Auto => ll::LLAMA_FLASH_ATTN_TYPE_AUTO,
             FlashAttn::On => ll::LLAMA_FLASH_ATTN_TYPE_ENABLED,
