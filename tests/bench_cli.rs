@@ -68,7 +68,7 @@ fn bench_refusals_are_clear() {
     let err = fails(&["bench", "-m", "/nonexistent/m.gguf", "--engine", "llama"]);
     assert!(err.contains("/nonexistent/m.gguf"), "{err}");
     let err = fails(&["bench", "-m", "/nonexistent/m.gguf", "--vs-llama"]);
-    assert!(err.contains("not built yet"), "{err}");
+    assert!(err.contains("/nonexistent/m.gguf"), "{err}");
     let err = fails(&[
         "bench", "-m", "x.gguf", "--engine", "llama", "-p", "0", "-n", "0",
     ]);
@@ -77,4 +77,44 @@ fn bench_refusals_are_clear() {
     let out = kchat(&["bench", "tokenizer", "--help"]);
     assert!(out.status.success());
     assert!(text(&out.stdout).contains("tiktoken"));
+}
+
+#[test]
+fn bench_vs_llama_measures_both_engines_alternating() {
+    let model = common::tiny_model().to_str().expect("utf-8");
+    let out = kchat(&[
+        "bench",
+        "-m",
+        model,
+        "--vs-llama",
+        "-p",
+        "16",
+        "-n",
+        "4",
+        "-r",
+        "2",
+        "-t",
+        "1",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "bench --vs-llama: {}",
+        text(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", text(&out.stdout)));
+    for row in report["rows"].as_array().expect("rows") {
+        let engines: Vec<&str> = row["results"]
+            .as_array()
+            .expect("results")
+            .iter()
+            .filter_map(|r| r["engine"].as_str())
+            .collect();
+        assert_eq!(engines, ["kchat", "libllama"], "{row}");
+        for r in row["results"].as_array().expect("results") {
+            let ts = r["median_ts"].as_f64().expect("t/s");
+            assert!(ts.is_finite() && ts > 0.0, "{row}");
+        }
+    }
 }

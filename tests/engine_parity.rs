@@ -296,12 +296,18 @@ fn cancelling_stops_before_the_next_micro_batch_and_keeps_the_cache() {
             Err(kchat::engine::SessionError::Cancelled { processed }) => assert_eq!(processed, 0),
             other => panic!("expected a cancellation, got {:?}", other.map(<[f32]>::len)),
         }
-        assert_eq!(s.history(), &first[..], "the cache still holds exactly the first prompt");
+        assert_eq!(
+            s.history(),
+            &first[..],
+            "the cache still holds exactly the first prompt"
+        );
         flag.store(false, Ordering::Relaxed);
         let next = s.decode(5).expect("decoding goes on").to_vec();
         let mut whole = first.clone();
         whole.push(5);
-        let fresh = with_session(&opts(FlashAttn::Off, 8), |f| kchat_logits(f, &whole, &[whole.len() - 1]));
+        let fresh = with_session(&opts(FlashAttn::Off, 8), |f| {
+            kchat_logits(f, &whole, &[whole.len() - 1])
+        });
         assert!(max_rel(&next, &fresh[0]) <= 1e-3);
     });
 }

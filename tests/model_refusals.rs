@@ -26,7 +26,12 @@ fn variant(
     edit_meta(&mut meta);
     let mut tensors: Vec<(TensorSpec, Vec<u8>)> = src
         .tensors()
-        .map(|t| (TensorSpec::new(t.info.name.clone(), t.info.ty, &t.info.dims), t.data.to_vec()))
+        .map(|t| {
+            (
+                TensorSpec::new(t.info.name.clone(), t.info.ty, &t.info.dims),
+                t.data.to_vec(),
+            )
+        })
         .collect();
     edit_tensors(&mut tensors);
     let path = dir.join(name);
@@ -59,38 +64,75 @@ fn inconsistent_models_are_refused_with_the_reason() {
     let none = |_: &mut Vec<(TensorSpec, Vec<u8>)>| {};
     let keep = |_: &mut Vec<(String, GgufValue)>| {};
 
-    let p = variant(d, "arch.gguf", |m| set(m, "general.architecture", GgufValue::String("llama".into())), none);
+    let p = variant(
+        d,
+        "arch.gguf",
+        |m| set(m, "general.architecture", GgufValue::String("llama".into())),
+        none,
+    );
     // The tokenizer comes first; either way the architecture is named.
     let e = refused(&p);
     assert!(e.contains("llama"), "{e}");
 
-    let p = variant(d, "width.gguf", |m| set(m, "gpt-oss.embedding_length", GgufValue::U32(128)), none);
+    let p = variant(
+        d,
+        "width.gguf",
+        |m| set(m, "gpt-oss.embedding_length", GgufValue::U32(128)),
+        none,
+    );
     let e = refused(&p);
-    assert!(e.contains("token_embd.weight") && e.contains("does not match the metadata"), "{e}");
+    assert!(
+        e.contains("token_embd.weight") && e.contains("does not match the metadata"),
+        "{e}"
+    );
 
-    let p = variant(d, "heads.gguf", |m| set(m, "gpt-oss.attention.head_count_kv", GgufValue::U32(3)), none);
+    let p = variant(
+        d,
+        "heads.gguf",
+        |m| set(m, "gpt-oss.attention.head_count_kv", GgufValue::U32(3)),
+        none,
+    );
     let e = refused(&p);
     assert!(e.contains("head_count_kv"), "{e}");
 
-    let p = variant(d, "experts.gguf", |m| set(m, "gpt-oss.expert_used_count", GgufValue::U32(9)), none);
+    let p = variant(
+        d,
+        "experts.gguf",
+        |m| set(m, "gpt-oss.expert_used_count", GgufValue::U32(9)),
+        none,
+    );
     let e = refused(&p);
     assert!(e.contains("expert_used_count"), "{e}");
 
-    let p = variant(d, "missing.gguf", keep, |t| t.retain(|(s, _)| s.name != "blk.2.attn_sinks.weight"));
+    let p = variant(d, "missing.gguf", keep, |t| {
+        t.retain(|(s, _)| s.name != "blk.2.attn_sinks.weight")
+    });
     let e = refused(&p);
-    assert!(e.contains("blk.2.attn_sinks.weight") && e.contains("missing"), "{e}");
+    assert!(
+        e.contains("blk.2.attn_sinks.weight") && e.contains("missing"),
+        "{e}"
+    );
 
     let p = variant(d, "extra.gguf", keep, |t| {
-        t.push((TensorSpec::new("blk.9.surprise.weight", GgmlType::F32, &[8]), vec![0u8; 32]))
+        t.push((
+            TensorSpec::new("blk.9.surprise.weight", GgmlType::F32, &[8]),
+            vec![0u8; 32],
+        ))
     });
     let e = refused(&p);
     assert!(e.contains("blk.9.surprise.weight"), "{e}");
 
     let p = variant(d, "type.gguf", keep, |t| {
-        let (s, data) = t.iter_mut().find(|(s, _)| s.name == "blk.0.attn_norm.weight").expect("norm");
+        let (s, data) = t
+            .iter_mut()
+            .find(|(s, _)| s.name == "blk.0.attn_norm.weight")
+            .expect("norm");
         s.ty = GgmlType::F16;
         data.truncate(data.len() / 2);
     });
     let e = refused(&p);
-    assert!(e.contains("blk.0.attn_norm.weight") && e.contains("F32"), "{e}");
+    assert!(
+        e.contains("blk.0.attn_norm.weight") && e.contains("F32"),
+        "{e}"
+    );
 }

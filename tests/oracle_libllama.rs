@@ -37,6 +37,8 @@ fn params() -> LlamaParams {
         n_ubatch: 64,
         n_threads: 2,
         flash_attn: FlashAttn::Auto,
+        swa_full: false,
+        op_offload: false,
         quiet: true,
     }
 }

@@ -250,11 +250,4 @@ mod tests {
             (3, EngineKind::Kchat, false)
         );
     }
-
-    #[test]
-    fn the_kchat_engine_says_it_is_not_there_yet() {
-        let a = parse(&["t", "-m", "x", "--vs-llama"]);
-        let err = engines(&a, &a.options()).err().expect("no kchat engine");
-        assert!(err.to_string().contains("not built yet"), "{err}");
-    }
 }

@@ -56,7 +56,9 @@ pub struct ParityRow {
 }
 
 fn prompt(n: usize) -> Vec<u32> {
-    (0..n as u32).map(|i| (i.wrapping_mul(7919) + 13) % 199_000).collect()
+    (0..n as u32)
+        .map(|i| (i.wrapping_mul(7919) + 13) % 199_000)
+        .collect()
 }
 
 fn positions(n: usize) -> Vec<usize> {
@@ -78,42 +80,65 @@ fn argmax(v: &[f32]) -> u32 {
         .unwrap_or(0)
 }
 
-fn run_kchat(path: &std::path::Path, opts: &EngineOptions, tokens: &[u32], at: &[usize], greedy: usize) -> Result<Run> {
-    let gguf = GgufModel::open(path)?;
-    let model = Model::load(&gguf, opts, &mut |_, _| {})?;
-    let mut s = Session::new(&model)?;
-    let l = s.eval(tokens, Outputs::Positions(at))?;
-    let rows: Vec<Vec<f32>> = (0..l.rows()).map(|i| l.row(i).to_vec()).collect();
-    let mut next = rows.last().map(|r| argmax(r)).unwrap_or(0);
-    let mut out = Vec::with_capacity(greedy);
-    for _ in 0..greedy {
-        out.push(next);
-        next = argmax(s.decode(next)?);
-    }
-    Ok(Run { rows, greedy: out })
+/// What both engines are asked: the file, the placement, the prompt, the
+/// positions whose logits are compared and the greedy length.
+struct Probe<'a> {
+    path: &'a std::path::Path,
+    opts: &'a EngineOptions,
+    tokens: &'a [u32],
+    at: &'a [usize],
+    greedy: usize,
 }
 
-fn run_llama(path: &std::path::Path, opts: &EngineOptions, tokens: &[u32], at: &[usize], greedy: usize) -> Result<Run> {
-    let params = LlamaParams::from(opts);
-    let model = LlamaModel::load(path, &params)?;
-    let mut ctx = LlamaContext::new(&model, &params)?;
-    ctx.decode(tokens, 0, LogitsFor::Positions(at))?;
-    let rows: Vec<Vec<f32>> = (0..at.len())
-        .map(|i| ctx.logits(i).map(<[f32]>::to_vec).unwrap_or_default())
-        .collect();
-    let mut next = rows.last().map(|r| argmax(r)).unwrap_or(0);
-    let mut out = Vec::with_capacity(greedy);
-    for _ in 0..greedy {
-        out.push(next);
-        ctx.decode(&[next], ctx.n_past(), LogitsFor::Last)?;
-        next = ctx.logits(0).map(argmax).unwrap_or(0);
+impl Probe<'_> {
+    /// Greedy tokens after the prompt: `step(token)` feeds one token and
+    /// returns the arg-max of its logits.
+    fn continue_greedy(
+        &self,
+        rows: &[Vec<f32>],
+        mut step: impl FnMut(u32) -> Result<u32>,
+    ) -> Result<Vec<u32>> {
+        let mut next = rows.last().map(|r| argmax(r)).unwrap_or(0);
+        let mut out = Vec::with_capacity(self.greedy);
+        for _ in 0..self.greedy {
+            out.push(next);
+            next = step(next)?;
+        }
+        Ok(out)
     }
-    Ok(Run { rows, greedy: out })
+
+    fn kchat(&self, opts: &EngineOptions) -> Result<Run> {
+        let gguf = GgufModel::open(self.path)?;
+        let model = Model::load(&gguf, opts, &mut |_, _| {})?;
+        let mut s = Session::new(&model)?;
+        let l = s.eval(self.tokens, Outputs::Positions(self.at))?;
+        let rows: Vec<Vec<f32>> = (0..l.rows()).map(|i| l.row(i).to_vec()).collect();
+        let greedy = self.continue_greedy(&rows, |t| Ok(argmax(s.decode(t)?)))?;
+        Ok(Run { rows, greedy })
+    }
+
+    fn llama(&self) -> Result<Run> {
+        let params = LlamaParams::from(self.opts);
+        let model = LlamaModel::load(self.path, &params)?;
+        let mut ctx = LlamaContext::new(&model, &params)?;
+        ctx.decode(self.tokens, 0, LogitsFor::Positions(self.at))?;
+        let rows: Vec<Vec<f32>> = (0..self.at.len())
+            .map(|i| ctx.logits(i).map(<[f32]>::to_vec).unwrap_or_default())
+            .collect();
+        let greedy = self.continue_greedy(&rows, |t| {
+            ctx.decode(&[t], ctx.n_past(), LogitsFor::Last)?;
+            Ok(ctx.logits(0).map(argmax).unwrap_or(0))
+        })?;
+        Ok(Run { rows, greedy })
+    }
 }
 
 fn max_rel(a: &[f32], b: &[f32]) -> f64 {
     let scale = b.iter().fold(0f32, |m, x| m.max(x.abs())) as f64;
-    let diff = a.iter().zip(b).fold(0f64, |m, (x, y)| m.max((*x as f64 - *y as f64).abs()));
+    let diff = a
+        .iter()
+        .zip(b)
+        .fold(0f64, |m, (x, y)| m.max((*x as f64 - *y as f64).abs()));
     if a.len() != b.len() {
         return f64::INFINITY;
     }
@@ -121,13 +146,21 @@ fn max_rel(a: &[f32], b: &[f32]) -> f64 {
 }
 
 fn nmse(a: &[f32], b: &[f32]) -> f64 {
-    let num: f64 = a.iter().zip(b).map(|(x, y)| (*x as f64 - *y as f64).powi(2)).sum();
+    let num: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| (*x as f64 - *y as f64).powi(2))
+        .sum();
     let den: f64 = b.iter().map(|y| (*y as f64).powi(2)).sum();
     num / den.max(f64::MIN_POSITIVE)
 }
 
 fn worst(a: &Run, b: &Run, f: fn(&[f32], &[f32]) -> f64) -> f64 {
-    a.rows.iter().zip(&b.rows).map(|(x, y)| f(x, y)).fold(0.0, f64::max)
+    a.rows
+        .iter()
+        .zip(&b.rows)
+        .map(|(x, y)| f(x, y))
+        .fold(0.0, f64::max)
 }
 
 fn same_prefix(a: &[u32], b: &[u32]) -> usize {
@@ -146,6 +179,9 @@ fn describe(opts: &EngineOptions) -> String {
         n => s.push_str(&format!(" --n-cpu-moe {n}")),
     }
     s.push_str(&format!(" -fa {}", opts.flash_attn));
+    if !opts.op_offload {
+        s.push_str(" --no-op-offload");
+    }
     s
 }
 
@@ -155,14 +191,22 @@ pub fn run(args: &ParityArgs) -> Result<()> {
     let path = &args.model.model;
     let tokens = prompt(args.prompt_tokens.max(1));
     let at = positions(tokens.len());
-    let ours = run_kchat(path, &opts, &tokens, &at, args.greedy).context("kchat")?;
+    let probe = Probe {
+        path,
+        opts: &opts,
+        tokens: &tokens,
+        at: &at,
+        greedy: args.greedy,
+    };
+    let ours = probe.kchat(&opts).context("kchat")?;
     let cpu_opts = EngineOptions {
         n_gpu_layers: Some(0),
         n_cpu_moe: 0,
+        op_offload: false,
         ..opts.clone()
     };
-    let cpu = run_kchat(path, &cpu_opts, &tokens, &at, args.greedy).context("kchat on the CPU")?;
-    let theirs = run_llama(path, &opts, &tokens, &at, args.greedy).context("libllama")?;
+    let cpu = probe.kchat(&cpu_opts).context("kchat on the CPU")?;
+    let theirs = probe.llama().context("libllama")?;
     let row = ParityRow {
         placement: describe(&opts),
         max_rel_vs_llama: worst(&ours, &theirs, max_rel),

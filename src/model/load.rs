@@ -56,7 +56,17 @@ impl<'f> Model<'f> {
     ) -> Result<Model<'f>, ModelError> {
         let hp = Hparams::from_gguf(gguf)?;
         let gpu_dev = Device::gpus().into_iter().next();
-        let (placement, notice) = Placement::new(hp.n_layer, opts, gpu_dev.is_some());
+        let (placement, mut notice) = Placement::new(hp.n_layer, opts, gpu_dev.is_some());
+        if opts.n_ctx > hp.n_ctx {
+            let line = format!(
+                "-c {} is more than the {} tokens the model was trained for; using {}",
+                opts.n_ctx, hp.n_ctx, hp.n_ctx
+            );
+            notice = Some(match notice {
+                Some(n) => format!("{n}; {line}"),
+                None => line,
+            });
+        }
         let plan_for = |o: &EngineOptions| {
             let (p, _) = Placement::new(hp.n_layer, o, gpu_dev.is_some());
             MemoryPlan::new(

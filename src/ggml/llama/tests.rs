@@ -12,6 +12,8 @@ fn params() -> LlamaParams {
         n_ubatch: 64,
         n_threads: 2,
         flash_attn: FlashAttn::Auto,
+        swa_full: false,
+        op_offload: true,
         quiet: true,
     }
 }
@@ -73,8 +75,11 @@ fn params_from_engine_options() {
         n_ubatch: 512,
         n_threads: 3,
         flash_attn: FlashAttn::On,
+        swa_full: true,
+        op_offload: false,
     };
     let p = LlamaParams::from(&o);
+    assert!(p.swa_full && !p.op_offload);
     assert_eq!(
         (p.n_gpu_layers, p.n_cpu_moe, p.n_ctx, p.n_batch, p.n_ubatch),
         (5, 3, 1024, 128, 128)
