@@ -21,10 +21,6 @@ use crate::tokenizer::Tokenizer;
 /// Arguments of `kchat run`.
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
-    #[command(flatten)]
-    model: ModelArgs,
-    #[command(flatten)]
-    sampling: SamplerArgs,
     /// The prompt (`-` reads standard input).
     #[arg(short = 'p', long = "prompt", value_name = "TEXT")]
     prompt: String,
@@ -50,6 +46,10 @@ pub struct RunArgs {
     /// Also stream the analysis channel (to stderr).
     #[arg(long)]
     show_reasoning: bool,
+    #[command(flatten)]
+    model: ModelArgs,
+    #[command(flatten)]
+    sampling: SamplerArgs,
 }
 
 /// Why generation stopped.

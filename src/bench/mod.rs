@@ -52,10 +52,8 @@ pub enum EngineKind {
 
 /// Arguments of `kchat bench -m MODEL`.
 #[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Benchmark")]
 pub struct BenchArgs {
-    /// Model, placement, context and batch flags (as llama.cpp's).
-    #[command(flatten)]
-    pub model: ModelArgs,
     /// Prompt lengths to time (pp tests; 0: none). Comma-separated list.
     #[arg(
         short = 'p',
@@ -105,6 +103,9 @@ pub struct BenchArgs {
     /// Print JSON for scripts instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Model, placement, context and batch flags (as llama.cpp's).
+    #[command(flatten)]
+    pub model: ModelArgs,
 }
 
 impl BenchArgs {

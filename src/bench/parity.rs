@@ -14,8 +14,6 @@ use crate::model::Model;
 /// Arguments of `kchat bench parity`.
 #[derive(Debug, clap::Args)]
 pub struct ParityArgs {
-    #[command(flatten)]
-    model: ModelArgs,
     /// Prompt length in tokens (seeded ids).
     #[arg(long, value_name = "N", default_value_t = 600)]
     prompt_tokens: usize,
@@ -28,6 +26,8 @@ pub struct ParityArgs {
     /// Print the table header before the row.
     #[arg(long)]
     header: bool,
+    #[command(flatten)]
+    model: ModelArgs,
 }
 
 /// What one engine produced.

@@ -82,12 +82,13 @@ impl Default for EngineOptions {
 /// runs a model. llama.cpp's single-dash long flags (`-ngl`, `-fa`, `-ub`)
 /// are rewritten to their `--` form by [`llama_style_args`] before parsing.
 #[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Model and placement (llama.cpp's flags)")]
 pub struct ModelArgs {
     /// Model file (the first shard of a split model).
     #[arg(short = 'm', long = "model", value_name = "FILE")]
     pub model: std::path::PathBuf,
-    /// Layers on the GPU, counted from the last (999: all; 0: CPU only).
-    /// Default: all when a GPU is found.
+    /// Layers on the GPU, counted from the last (999: all; 0: weights stay in
+    /// host memory). Default: all when a GPU is found.
     #[arg(long = "n-gpu-layers", visible_alias = "ngl", value_name = "N")]
     pub n_gpu_layers: Option<u32>,
     /// Keep the expert tensors of the first N layers in host memory.
@@ -160,6 +161,7 @@ impl ModelArgs {
 /// Sampling flags, with llama-cli's names; defaults follow the gpt-oss model
 /// card (temperature 1.0, top-p 1.0).
 #[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Sampling")]
 pub struct SamplerArgs {
     /// Temperature (0: greedy).
     #[arg(long = "temp", value_name = "T", default_value_t = 1.0)]
