@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::ggml::{GgmlError, OwnedGraph, Scheduler};
+use crate::ggml::{Buffer, GgmlError, OwnedGraph, Scheduler};
 use crate::model::graph::{build_graph, graph_size, GraphInputs, GraphSpec};
 use crate::model::placement::{gib, Where};
 use crate::model::{Model, ModelError};
@@ -121,6 +121,7 @@ pub struct Session<'m, 'f> {
     stats: Stats,
     compute_bytes: Vec<usize>,
     last: Logits,
+    pinned: Option<Buffer<'static>>,
 }
 
 impl<'m, 'f> Session<'m, 'f> {
@@ -138,7 +139,15 @@ impl<'m, 'f> Session<'m, 'f> {
             model.gpu.as_ref(),
         )?;
         let backends = model.backends();
-        let sched = Scheduler::new(&backends, graph_size(hp.n_layer), opts.op_offload)?;
+        let gpu_dev = model.gpu.as_ref().map(|g| g.device());
+        let sched = Scheduler::with_pinned_host(
+            &backends,
+            gpu_dev,
+            graph_size(hp.n_layer),
+            opts.op_offload,
+        )?;
+        // Logits come back through pinned memory when a GPU computes them.
+        let pinned = gpu_dev.and_then(|d| Buffer::alloc_host(d, hp.n_vocab as usize * 4));
         let mut s = Session {
             model,
             sched,
@@ -150,6 +159,7 @@ impl<'m, 'f> Session<'m, 'f> {
             stats: Stats::default(),
             compute_bytes: Vec::new(),
             last: Logits::default(),
+            pinned,
         };
         if opts.flash_attn != FlashAttn::Off {
             s.flash_attn = s.check_flash_attn()?;
@@ -460,9 +470,23 @@ impl<'m, 'f> Session<'m, 'f> {
         self.history.extend_from_slice(batch);
         if !rows.is_empty() {
             let t = built.graph.ctx().get(built.inputs.logits);
-            let at = out.data.len();
-            out.data.resize(at + rows.len() * out.n_vocab, 0.0);
-            t.read_f32_into(0, &mut out.data[at..])?;
+            let n = rows.len() * out.n_vocab;
+            let pinned = self
+                .pinned
+                .as_mut()
+                .and_then(|b| b.host_f32_mut())
+                .filter(|p| p.len() >= n);
+            match pinned {
+                Some(p) => {
+                    t.read_f32_into(0, &mut p[..n])?;
+                    out.data.extend_from_slice(&p[..n]);
+                }
+                None => {
+                    let at = out.data.len();
+                    out.data.resize(at + n, 0.0);
+                    t.read_f32_into(0, &mut out.data[at..])?;
+                }
+            }
         }
         Ok(())
     }

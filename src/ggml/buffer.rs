@@ -48,6 +48,43 @@ impl Buffer<'static> {
     }
 }
 
+impl Buffer<'static> {
+    /// `bytes` of `device`'s host memory type: pinned memory for a GPU (fast
+    /// transfers), or `None` when the device has none.
+    pub fn alloc_host(device: Device, bytes: usize) -> Option<Buffer<'static>> {
+        // SAFETY: a registry device; null results are handled.
+        let raw = unsafe {
+            let buft = ggml_sys::ggml_backend_dev_host_buffer_type(device.raw());
+            if buft.is_null() {
+                return None;
+            }
+            ggml_sys::ggml_backend_buft_alloc_buffer(buft, bytes)
+        };
+        NonNull::new(raw).map(|ptr| Buffer {
+            ptr,
+            _mem: PhantomData,
+        })
+    }
+
+    /// The buffer's memory as f32 values, for host buffers (see
+    /// [`Buffer::alloc_host`]); `None` for device memory.
+    pub fn host_f32_mut(&mut self) -> Option<&mut [f32]> {
+        // SAFETY: valid buffer; host buffers expose their memory through the
+        // base pointer, which is aligned for any type ggml stores; `&mut self`
+        // makes the slice unique while it lives.
+        unsafe {
+            if !ggml_sys::ggml_backend_buffer_is_host(self.ptr.as_ptr()) {
+                return None;
+            }
+            let base = ggml_sys::ggml_backend_buffer_get_base(self.ptr.as_ptr()).cast::<f32>();
+            if base.is_null() || base.align_offset(std::mem::align_of::<f32>()) != 0 {
+                return None;
+            }
+            Some(std::slice::from_raw_parts_mut(base, self.size() / 4))
+        }
+    }
+}
+
 impl<'a> Buffer<'a> {
     /// Wraps host memory (e.g. a read-only mmap of the model) as a buffer of
     /// `device`, without copying. Tensors placed in it read straight from the

@@ -4,7 +4,7 @@
 use std::marker::PhantomData;
 use std::ptr::NonNull;
 
-use super::backend::Backend;
+use super::backend::{Backend, Device, DeviceKind};
 use super::context::Tensor;
 use super::graph::Graph;
 use super::GgmlError;
@@ -24,13 +24,43 @@ impl<'b> Scheduler<'b> {
         graph_size: usize,
         op_offload: bool,
     ) -> Result<Scheduler<'b>, GgmlError> {
+        Scheduler::with_pinned_host(backends, None, graph_size, op_offload)
+    }
+
+    /// As [`Scheduler::new`], but the CPU backend's compute buffers come from
+    /// `gpu`'s host buffer type (pinned memory), so the copies between the
+    /// CPU's intermediate results and the GPU are fast and asynchronous, as
+    /// llama.cpp does.
+    pub fn with_pinned_host(
+        backends: &[&'b Backend],
+        gpu: Option<Device>,
+        graph_size: usize,
+        op_offload: bool,
+    ) -> Result<Scheduler<'b>, GgmlError> {
         let mut raw: Vec<ggml_sys::ggml_backend_t> = backends.iter().map(|b| b.raw()).collect();
-        // SAFETY: `raw` holds live backends; null bufts = their defaults. ggml
-        // copies the arrays.
+        // SAFETY: plain queries on live backends and a registry device.
+        let mut bufts: Vec<ggml_sys::ggml_backend_buffer_type_t> = backends
+            .iter()
+            .map(|b| unsafe {
+                let pinned = match gpu {
+                    Some(d) if b.device().kind() == DeviceKind::Cpu => {
+                        ggml_sys::ggml_backend_dev_host_buffer_type(d.raw())
+                    }
+                    _ => std::ptr::null_mut(),
+                };
+                if pinned.is_null() {
+                    ggml_sys::ggml_backend_get_default_buffer_type(b.raw())
+                } else {
+                    pinned
+                }
+            })
+            .collect();
+        // SAFETY: `raw` holds live backends and `bufts` one buffer type each;
+        // ggml copies the arrays.
         let ptr = unsafe {
             ggml_sys::ggml_backend_sched_new(
                 raw.as_mut_ptr(),
-                std::ptr::null_mut(),
+                bufts.as_mut_ptr(),
                 raw.len() as i32,
                 graph_size,
                 false,
