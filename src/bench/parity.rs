@@ -182,6 +182,9 @@ fn describe(opts: &EngineOptions) -> String {
     if !opts.op_offload {
         s.push_str(" --no-op-offload");
     }
+    if !opts.graph_reuse {
+        s.push_str(" --no-graph-reuse");
+    }
     s
 }
 

@@ -52,6 +52,9 @@ pub struct EngineOptions {
     /// Let the GPU run matrix products of host-memory weights for large
     /// batches (llama.cpp's default; `--no-op-offload` turns it off).
     pub op_offload: bool,
+    /// Keep a built graph and compute it again while its shape holds (the
+    /// steady decode step); off rebuilds every micro-batch (a diagnostic).
+    pub graph_reuse: bool,
 }
 
 /// The default CPU thread count: the available cores, at most 16.
@@ -74,6 +77,7 @@ impl Default for EngineOptions {
             flash_attn: FlashAttn::Auto,
             swa_full: false,
             op_offload: true,
+            graph_reuse: true,
         }
     }
 }
@@ -135,6 +139,9 @@ pub struct ModelArgs {
     /// `-ngl 0`: the GPU is not used at all).
     #[arg(long = "no-op-offload")]
     pub no_op_offload: bool,
+    /// Rebuild and re-plan the graph for every micro-batch (diagnostic).
+    #[arg(long = "no-graph-reuse", hide = true)]
+    pub no_graph_reuse: bool,
 }
 
 impl ModelArgs {
@@ -154,6 +161,7 @@ impl ModelArgs {
             flash_attn: self.flash_attn,
             swa_full: self.swa_full,
             op_offload: !self.no_op_offload,
+            graph_reuse: !self.no_graph_reuse,
         }
     }
 }

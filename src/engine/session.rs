@@ -418,7 +418,8 @@ impl<'m, 'f> Session<'m, 'f> {
             rows.to_vec()
         };
         let spec = self.spec(n, computed.len() as u32, self.flash_attn);
-        if self.built.as_ref().is_none_or(|b| b.spec != spec) {
+        let reuse = self.model.opts.graph_reuse;
+        if self.built.as_ref().is_none_or(|b| b.spec != spec || !reuse) {
             self.built = None;
             self.sched.reset();
             let size = graph_size(self.model.hp.n_layer);

@@ -77,6 +77,7 @@ fn params_from_engine_options() {
         flash_attn: FlashAttn::On,
         swa_full: true,
         op_offload: false,
+        graph_reuse: true,
     };
     let p = LlamaParams::from(&o);
     assert!(p.swa_full && !p.op_offload);
