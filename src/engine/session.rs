@@ -116,6 +116,11 @@ pub struct Session<'m, 'f> {
     kv: KvCache,
     history: Vec<u32>,
     flash_attn: bool,
+    /// Flash attention for single-token steps too. Under `-fa auto` it is off
+    /// when a GPU holds layers: on the H100, kchat's single-token flash
+    /// attention does not yet match libllama's (BENCHMARKS.md), while the
+    /// softmax path does; both read the same cache layout.
+    flash_attn_single: bool,
     built: Option<Built>,
     cancel: Option<Arc<AtomicBool>>,
     stats: Stats,
@@ -154,6 +159,8 @@ impl<'m, 'f> Session<'m, 'f> {
             kv,
             history: Vec::new(),
             flash_attn: opts.flash_attn != FlashAttn::Off,
+            flash_attn_single: opts.flash_attn == FlashAttn::On
+                || (opts.flash_attn == FlashAttn::Auto && !model.placement.uses_gpu()),
             built: None,
             cancel: None,
             stats: Stats::default(),
@@ -417,7 +424,8 @@ impl<'m, 'f> Session<'m, 'f> {
         } else {
             rows.to_vec()
         };
-        let spec = self.spec(n, computed.len() as u32, self.flash_attn);
+        let fa = self.flash_attn && (n > 1 || self.flash_attn_single);
+        let spec = self.spec(n, computed.len() as u32, fa);
         let reuse = self.model.opts.graph_reuse;
         if self.built.as_ref().is_none_or(|b| b.spec != spec || !reuse) {
             self.built = None;
