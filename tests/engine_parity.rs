@@ -13,6 +13,7 @@
 
 mod common;
 
+use kchat::bench::parity::{argmax, max_rel, nmse};
 use kchat::engine::{EngineOptions, FlashAttn, Outputs, Session};
 use kchat::ggml::llama::{LlamaContext, LlamaModel, LlamaParams, LogitsFor};
 use kchat::gguf::GgufModel;
@@ -50,35 +51,6 @@ fn prompt(n: usize, seed: u32) -> Vec<u32> {
                 % 199_000
         })
         .collect()
-}
-
-/// max |a - b| / max |b|.
-fn max_rel(a: &[f32], b: &[f32]) -> f64 {
-    let scale = b.iter().fold(0f32, |m, x| m.max(x.abs())) as f64;
-    let diff = a
-        .iter()
-        .zip(b)
-        .fold(0f64, |m, (x, y)| m.max((*x as f64 - *y as f64).abs()));
-    diff / scale
-}
-
-/// Σ(a - b)² / Σb².
-fn nmse(a: &[f32], b: &[f32]) -> f64 {
-    let num: f64 = a
-        .iter()
-        .zip(b)
-        .map(|(x, y)| (*x as f64 - *y as f64).powi(2))
-        .sum();
-    let den: f64 = b.iter().map(|y| (*y as f64).powi(2)).sum();
-    num / den
-}
-
-fn argmax(v: &[f32]) -> u32 {
-    v.iter()
-        .enumerate()
-        .max_by(|a, b| a.1.total_cmp(b.1))
-        .map(|(i, _)| i as u32)
-        .expect("logits")
 }
 
 fn llama(o: &EngineOptions) -> LlamaContext {

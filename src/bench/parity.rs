@@ -72,7 +72,8 @@ fn positions(n: usize) -> Vec<usize> {
     p
 }
 
-fn argmax(v: &[f32]) -> u32 {
+/// The index of the largest value (the last of equal ones; 0 when empty).
+pub fn argmax(v: &[f32]) -> u32 {
     v.iter()
         .enumerate()
         .max_by(|a, b| a.1.total_cmp(b.1))
@@ -133,7 +134,9 @@ impl Probe<'_> {
     }
 }
 
-fn max_rel(a: &[f32], b: &[f32]) -> f64 {
+/// Maximum relative error of `a` against the reference `b`:
+/// max |a - b| / max |b| (infinite when the lengths differ).
+pub fn max_rel(a: &[f32], b: &[f32]) -> f64 {
     let scale = b.iter().fold(0f32, |m, x| m.max(x.abs())) as f64;
     let diff = a
         .iter()
@@ -145,7 +148,9 @@ fn max_rel(a: &[f32], b: &[f32]) -> f64 {
     diff / scale.max(f64::MIN_POSITIVE)
 }
 
-fn nmse(a: &[f32], b: &[f32]) -> f64 {
+/// Normalised mean squared error of `a` against `b`: Σ(a - b)² / Σb²
+/// (ggml's backend tests measure with it).
+pub fn nmse(a: &[f32], b: &[f32]) -> f64 {
     let num: f64 = a
         .iter()
         .zip(b)

@@ -179,17 +179,7 @@ impl<'m, 'f> Session<'m, 'f> {
     /// error under `-fa on` when one cannot.
     fn check_flash_attn(&self) -> Result<bool, SessionError> {
         let spec = self.spec(1, 1, true);
-        let g = OwnedGraph::new(
-            graph_size(self.model.hp.n_layer),
-            graph_size(self.model.hp.n_layer),
-        )?;
-        let inputs = build_graph(
-            &g,
-            &self.model.weights,
-            &self.kv.layers(),
-            &self.model.hp,
-            &spec,
-        )?;
+        let (g, inputs) = self.build(&spec)?;
         for (il, node) in inputs.attn_nodes.iter().enumerate() {
             let dev = match (self.model.placement.layer(il as u32), &self.model.gpu) {
                 (Where::Gpu, Some(gpu)) => gpu.device(),
@@ -212,17 +202,7 @@ impl<'m, 'f> Session<'m, 'f> {
         let mut spec = self.spec(ub, 1, self.flash_attn);
         spec.n_kv_full = self.kv.n_ctx();
         spec.n_kv_swa = self.kv.ring();
-        let g = OwnedGraph::new(
-            graph_size(self.model.hp.n_layer),
-            graph_size(self.model.hp.n_layer),
-        )?;
-        build_graph(
-            &g,
-            &self.model.weights,
-            &self.kv.layers(),
-            &self.model.hp,
-            &spec,
-        )?;
+        let (g, _) = self.build(&spec)?;
         let backends = self.model.backends();
         let sizes = self.sched.reserve_size(&g.graph(), backends.len());
         for (b, &need) in backends.iter().zip(&sizes) {
@@ -245,6 +225,21 @@ impl<'m, 'f> Session<'m, 'f> {
         self.sched.reserve(&g.graph())?;
         self.compute_bytes = sizes;
         Ok(())
+    }
+
+    /// The graph of one micro-batch of shape `spec`, over this session's
+    /// weights and cache.
+    fn build(&self, spec: &GraphSpec) -> Result<(OwnedGraph, GraphInputs), SessionError> {
+        let size = graph_size(self.model.hp.n_layer);
+        let graph = OwnedGraph::new(size, size)?;
+        let inputs = build_graph(
+            &graph,
+            &self.model.weights,
+            &self.kv.layers(),
+            &self.model.hp,
+            spec,
+        )?;
+        Ok((graph, inputs))
     }
 
     fn spec(&self, n_tokens: u32, n_outputs: u32, flash_attn: bool) -> GraphSpec {
@@ -430,15 +425,7 @@ impl<'m, 'f> Session<'m, 'f> {
         if self.built.as_ref().is_none_or(|b| b.spec != spec || !reuse) {
             self.built = None;
             self.sched.reset();
-            let size = graph_size(self.model.hp.n_layer);
-            let graph = OwnedGraph::new(size, size)?;
-            let inputs = build_graph(
-                &graph,
-                &self.model.weights,
-                &self.kv.layers(),
-                &self.model.hp,
-                &spec,
-            )?;
+            let (graph, inputs) = self.build(&spec)?;
             self.sched.alloc_graph(&mut graph.graph())?;
             self.stats.graphs_built += 1;
             self.built = Some(Built {
