@@ -24,7 +24,6 @@ pub struct KvCache {
     ctxs: Vec<Context>,
     layers: Vec<(usize, TensorId, TensorId)>,
     _bufs: Vec<Buffer<'static>>,
-    swa: Vec<bool>,
     n_swa: u32,
     /// Cells of the full layers (the context length).
     n_ctx: u32,
@@ -34,7 +33,6 @@ pub struct KvCache {
     ring_pos: Vec<i64>,
     /// Positions `0..n_past` are in the cache.
     n_past: u32,
-    ty: GgmlType,
 }
 
 impl KvCache {
@@ -55,7 +53,7 @@ impl KvCache {
         } else {
             swa_cells(hp, n_ctx, n_ubatch)
         };
-        let ty = GgmlType::F16;
+        let ty = GgmlType::F16; // the default KV type, as llama.cpp's
         let width = i64::from(hp.n_embd_kv());
         let mut ctxs = Vec::new();
         let mut bufs = Vec::new();
@@ -97,13 +95,11 @@ impl KvCache {
             ctxs,
             layers,
             _bufs: bufs,
-            swa: (0..hp.n_layer).map(|il| hp.is_swa(il)).collect(),
             n_swa: hp.n_swa,
             n_ctx,
             ring,
             ring_pos: vec![-1; ring as usize],
             n_past: 0,
-            ty,
         })
     }
 
@@ -133,11 +129,6 @@ impl KvCache {
         self.ring
     }
 
-    /// The element type of K and V.
-    pub fn ty(&self) -> GgmlType {
-        self.ty
-    }
-
     /// Bytes of all K and V tensors.
     pub fn bytes(&self) -> u64 {
         self.layers()
@@ -155,12 +146,8 @@ impl KvCache {
         let ring_ok =
             (first_needed..n).all(|p| self.ring_pos[(p % self.ring) as usize] == i64::from(p));
         let keep = if ring_ok { n } else { 0 };
-        for c in self.ring_pos.iter_mut() {
-            if *c >= i64::from(keep) {
-                *c = -1;
-            }
-        }
         self.n_past = keep;
+        self.abandon();
         keep
     }
 
@@ -216,7 +203,8 @@ impl KvCache {
         self.n_past += n_tokens;
     }
 
-    /// Undoes [`KvCache::prepare`] for a batch that was not computed.
+    /// Undoes [`KvCache::prepare`] for a batch that was not computed: ring
+    /// cells holding positions from `n_past` on are forgotten.
     pub fn abandon(&mut self) {
         let n = self.n_past;
         for c in self.ring_pos.iter_mut() {
@@ -224,11 +212,6 @@ impl KvCache {
                 *c = -1;
             }
         }
-    }
-
-    /// Whether layer `il` is a sliding-window layer.
-    pub fn is_swa(&self, il: usize) -> bool {
-        self.swa.get(il).copied().unwrap_or(false)
     }
 }
 

@@ -101,53 +101,6 @@ impl<'b> Scheduler<'b> {
         sizes
     }
 
-    /// The compute-buffer bytes currently allocated for `backend`.
-    pub fn buffer_size(&self, backend: &Backend) -> usize {
-        // SAFETY: valid scheduler and backend.
-        unsafe { ggml_sys::ggml_backend_sched_get_buffer_size(self.ptr.as_ptr(), backend.raw()) }
-    }
-
-    /// The backend an allocated node was assigned to, by device name.
-    pub fn tensor_backend_name(&self, tensor: Tensor<'_>) -> Option<String> {
-        // SAFETY: valid scheduler and tensor; null means unassigned.
-        let b = unsafe {
-            ggml_sys::ggml_backend_sched_get_tensor_backend(self.ptr.as_ptr(), tensor.raw())
-        };
-        if b.is_null() {
-            return None;
-        }
-        // SAFETY: a live backend of this scheduler.
-        let p = unsafe { ggml_sys::ggml_backend_name(b) };
-        if p.is_null() {
-            return None;
-        }
-        // SAFETY: NUL-terminated static name.
-        Some(
-            unsafe { std::ffi::CStr::from_ptr(p) }
-                .to_string_lossy()
-                .into_owned(),
-        )
-    }
-
-    /// Starts computing an allocated graph; [`Scheduler::synchronize`] waits.
-    pub fn compute_async(&mut self, graph: &mut Graph<'_>) -> Result<(), GgmlError> {
-        // SAFETY: valid scheduler and allocated graph.
-        let status = unsafe {
-            ggml_sys::ggml_backend_sched_graph_compute_async(self.ptr.as_ptr(), graph.raw())
-        };
-        if status == ggml_sys::GGML_STATUS_SUCCESS {
-            Ok(())
-        } else {
-            Err(GgmlError::Compute(status))
-        }
-    }
-
-    /// Waits for every backend to finish.
-    pub fn synchronize(&mut self) {
-        // SAFETY: valid scheduler.
-        unsafe { ggml_sys::ggml_backend_sched_synchronize(self.ptr.as_ptr()) }
-    }
-
     /// Pins `tensor` to `backend` (before allocation).
     pub fn set_tensor_backend(&mut self, tensor: Tensor<'_>, backend: &'b Backend) {
         // SAFETY: all alive.

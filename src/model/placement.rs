@@ -65,16 +65,6 @@ impl Placement {
         (p, None)
     }
 
-    /// Everything on the CPU.
-    pub fn cpu(n_layer: u32) -> Placement {
-        Placement {
-            n_layer,
-            gpu_layers: 0,
-            output_on_gpu: false,
-            cpu_moe_layers: 0,
-        }
-    }
-
     /// The device of layer `il`'s attention and norms (and its KV cache).
     pub fn layer(&self, il: u32) -> Where {
         if il + self.gpu_layers >= self.n_layer && self.gpu_layers > 0 {
