@@ -169,7 +169,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
         args.n_predict as u64
     };
 
-    let mut logits = session.prefill(&prompt)?.to_vec();
+    let mut logits = session.prefill(&prompt)?;
     let mut ids = Vec::new();
     let mut parser = (!args.raw).then(|| StreamParser::for_completion(&tok, Role::Assistant));
     let mut decoder = tok.stream_decoder();
@@ -180,7 +180,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
         if ids.len() as u64 >= limit {
             break StopCause::Limit;
         }
-        let id = sampler.sample(&logits);
+        let id = sampler.sample(logits);
         sampler.accept(id);
         ids.push(id);
         if let Some(parser) = parser.as_mut() {
@@ -223,8 +223,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
         if session.history().len() as u32 >= session.n_ctx() {
             break StopCause::ContextFull;
         }
-        logits.clear();
-        logits.extend_from_slice(session.decode(id)?);
+        logits = session.decode(id)?;
     };
     let stats = session.stats();
     if args.json {
