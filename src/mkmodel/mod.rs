@@ -23,7 +23,8 @@ pub use preset::{Hparams, Preset};
 #[derive(Debug, Clone, clap::Args)]
 pub struct MkmodelArgs {
     /// Model size: `tiny` (tests, ~36 MB), `small` (real width, 4 layers,
-    /// ~4.8 GB), `20b` (the real size, ~22.8 GB).
+    /// ~4.8 GB), `mid` (24 layers at width 1024, ~2.0 GB), `20b` (the real
+    /// size, ~22.8 GB).
     #[arg(long, value_enum)]
     pub preset: Preset,
 

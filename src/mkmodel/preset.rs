@@ -1,4 +1,4 @@
-//! The presets of `kchat mkmodel`: gpt-oss hyper-parameters at three sizes,
+//! The presets of `kchat mkmodel`: gpt-oss hyper-parameters at four sizes,
 //! and the tensor list (names, types, shapes, initial distributions) in the
 //! layout of the user's real Q8_0 file.
 
@@ -15,6 +15,11 @@ pub enum Preset {
     Tiny,
     /// The real width with 4 layers (CPU benchmarks).
     Small,
+    /// The real depth (24 layers), experts (32, 4 used) and head grouping
+    /// (8 query heads per KV head) at width 1024, ~1.8 GiB: GPU placement
+    /// checks, where `-ngl 12` and `--n-cpu-moe 12` mean what they mean for
+    /// the real model.
+    Mid,
     /// The real size: 24 layers, ~21 GiB (GPU benchmarks).
     #[value(name = "20b")]
     B20,
@@ -26,6 +31,7 @@ impl Preset {
         match self {
             Preset::Tiny => "tiny",
             Preset::Small => "small",
+            Preset::Mid => "mid",
             Preset::B20 => "20b",
         }
     }
@@ -54,6 +60,13 @@ impl Preset {
         match self {
             Preset::B20 => real,
             Preset::Small => Hparams { n_layer: 4, ..real },
+            Preset::Mid => Hparams {
+                n_embd: 1024,
+                n_head: 16,
+                n_head_kv: 2,
+                n_ff_exp: 512,
+                ..real
+            },
             Preset::Tiny => Hparams {
                 n_layer: 4,
                 n_embd: 64,
@@ -225,6 +238,8 @@ mod tests {
             (4_500_000_000..5_000_000_000).contains(&small),
             "small is {small} bytes"
         );
+        let mid = bytes(Preset::Mid) as f64 / (1u64 << 30) as f64;
+        assert!((1.6..2.0).contains(&mid), "mid is {mid:.2} GiB");
         let big = bytes(Preset::B20) as f64 / (1u64 << 30) as f64;
         assert!((20.8..21.6).contains(&big), "20b is {big:.2} GiB");
     }
