@@ -25,7 +25,7 @@ pub enum DeviceKind {
 }
 
 /// A device of the ggml backend registry (static, never freed).
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Device {
     ptr: NonNull<ggml_sys::ggml_backend_device>,
 }
@@ -52,6 +52,11 @@ impl Device {
             .filter_map(|i| NonNull::new(unsafe { ggml_sys::ggml_backend_dev_get(i) }))
             .map(|ptr| Device { ptr })
             .collect()
+    }
+
+    /// The device behind a raw registry pointer (None for null).
+    pub(crate) fn from_raw(ptr: ggml_sys::ggml_backend_dev_t) -> Option<Device> {
+        NonNull::new(ptr).map(|ptr| Device { ptr })
     }
 
     /// The CPU device.

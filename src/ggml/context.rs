@@ -224,14 +224,12 @@ impl<'ctx> Tensor<'ctx> {
 
     /// Writes i32 values (the tensor must be I32 of that many elements).
     pub fn write_i32(&self, data: &[i32]) -> Result<(), GgmlError> {
-        let bytes: Vec<u8> = data.iter().flat_map(|v| v.to_le_bytes()).collect();
-        self.write(&bytes)
+        self.write_scalars(data)
     }
 
     /// Writes i64 values (the tensor must be I64 of that many elements).
     pub fn write_i64(&self, data: &[i64]) -> Result<(), GgmlError> {
-        let bytes: Vec<u8> = data.iter().flat_map(|v| v.to_le_bytes()).collect();
-        self.write(&bytes)
+        self.write_scalars(data)
     }
 
     /// Reads `out.len()` f32 values starting at element `first` of an F32
@@ -256,18 +254,29 @@ impl<'ctx> Tensor<'ctx> {
 
     /// Copies `data` into the tensor's backend storage.
     pub fn write(&self, data: &[u8]) -> Result<(), GgmlError> {
-        self.check_size(data.len())?;
-        // SAFETY: sizes match and the tensor is allocated (checked).
-        unsafe {
-            ggml_sys::ggml_backend_tensor_set(self.raw(), data.as_ptr().cast(), 0, data.len())
-        };
-        Ok(())
+        self.write_scalars(data)
+    }
+
+    /// Writes f16 values given as their bit patterns (an F16 tensor).
+    pub fn write_f16_bits(&self, data: &[u16]) -> Result<(), GgmlError> {
+        self.write_scalars(data)
     }
 
     /// Writes f32 values (the tensor must be F32).
     pub fn write_f32(&self, data: &[f32]) -> Result<(), GgmlError> {
-        let bytes: Vec<u8> = data.iter().flat_map(|v| v.to_le_bytes()).collect();
-        self.write(&bytes)
+        self.write_scalars(data)
+    }
+
+    /// Writes a slice of plain numbers as the tensor's whole data, straight
+    /// from the slice (ggml's tensors are little-endian like the host).
+    fn write_scalars<T: Scalar>(&self, data: &[T]) -> Result<(), GgmlError> {
+        let len = std::mem::size_of_val(data);
+        self.check_size(len)?;
+        // SAFETY: `T` is a plain number type without padding, so the slice
+        // is `len` initialised bytes; the tensor holds exactly `len` bytes
+        // and is allocated (checked).
+        unsafe { ggml_sys::ggml_backend_tensor_set(self.raw(), data.as_ptr().cast(), 0, len) };
+        Ok(())
     }
 
     /// Copies the tensor's data out of its backend storage.
@@ -305,3 +314,12 @@ impl<'ctx> Tensor<'ctx> {
         Ok(())
     }
 }
+
+/// Number types whose slices are plain bytes (no padding, any bit pattern
+/// valid), writable into tensors without a copy.
+trait Scalar: Copy {}
+impl Scalar for u8 {}
+impl Scalar for u16 {}
+impl Scalar for i32 {}
+impl Scalar for i64 {}
+impl Scalar for f32 {}

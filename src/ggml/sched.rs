@@ -77,6 +77,12 @@ impl<'b> Scheduler<'b> {
 
     /// Sizes the compute buffers for the worst case of `graph`, so later graphs
     /// of the same shape or smaller need no new allocation.
+    ///
+    /// Like [`Scheduler::reserve_size`] and [`Scheduler::alloc_graph`], this
+    /// splits `graph` by device, which points the nodes that read another
+    /// device's tensors at copies living until the next split: give each of
+    /// these calls a graph no other call has split (a dangling copy reads as
+    /// garbage shapes; ggml-cuda then aborts).
     pub fn reserve(&mut self, graph: &Graph<'_>) -> Result<(), GgmlError> {
         // SAFETY: valid scheduler and graph.
         if unsafe { ggml_sys::ggml_backend_sched_reserve(self.ptr.as_ptr(), graph.raw()) } {
@@ -99,6 +105,21 @@ impl<'b> Scheduler<'b> {
             )
         };
         sizes
+    }
+
+    /// The device the last split assigned `tensor` to (None: unassigned).
+    pub fn tensor_device(&self, tensor: Tensor<'_>) -> Option<super::Device> {
+        // SAFETY: all alive; the result is a backend owned by the caller's
+        // scheduler list, or null.
+        let b = unsafe {
+            ggml_sys::ggml_backend_sched_get_tensor_backend(self.ptr.as_ptr(), tensor.raw())
+        };
+        if b.is_null() {
+            return None;
+        }
+        // SAFETY: b is a live backend of this scheduler.
+        let dev = unsafe { ggml_sys::ggml_backend_get_device(b) };
+        super::Device::from_raw(dev)
     }
 
     /// Pins `tensor` to `backend` (before allocation).
