@@ -178,23 +178,27 @@ impl KvCache {
             self.ring_pos[c as usize] = p;
         }
         let (full, swa) = (n_kv.0 as usize, n_kv.1 as usize);
-        let mut mask_full = MaskBuilder::new(full * n as usize, f16_mask);
-        let mut mask_swa = MaskBuilder::new(swa * n as usize, f16_mask);
         let w = i64::from(self.n_swa);
-        for q in p0..p0 + n {
-            for c in 0..full as i64 {
-                mask_full.push(c <= q);
+        let ring_pos = &self.ring_pos[..swa.min(self.ring_pos.len())];
+        // Full layers: cell c holds position c, visible up to q. Sliding
+        // layers: a cell is visible when its position is within the window.
+        let causal = |q: i64, row: &mut [bool]| {
+            let seen = usize::try_from(q + 1).unwrap_or(0).min(row.len());
+            row[..seen].fill(true);
+            row[seen..].fill(false);
+        };
+        let window = |q: i64, row: &mut [bool]| {
+            let lo = (q - w + 1).max(0);
+            row.fill(false);
+            for (v, &pk) in row.iter_mut().zip(ring_pos) {
+                *v = pk >= lo && pk <= q;
             }
-            for c in 0..swa {
-                let pk = self.ring_pos[c];
-                mask_swa.push(pk >= 0 && pk <= q && q - pk < w);
-            }
-        }
+        };
         BatchCells {
             cells_full,
             cells_swa,
-            mask_full: mask_full.bytes,
-            mask_swa: mask_swa.bytes,
+            mask_full: Mask::build(full, p0..p0 + n, f16_mask, causal),
+            mask_swa: Mask::build(swa, p0..p0 + n, f16_mask, window),
         }
     }
 
@@ -215,38 +219,160 @@ impl KvCache {
     }
 }
 
-/// Per-micro-batch cache inputs, as bytes for the graph's input tensors.
+/// Per-micro-batch cache inputs for the graph's input tensors.
 pub struct BatchCells {
     /// Cells written by the full layers.
     pub cells_full: Vec<i64>,
     /// Cells written by the sliding layers.
     pub cells_swa: Vec<i64>,
-    /// Full layers' mask bytes.
-    pub mask_full: Vec<u8>,
-    /// Sliding layers' mask bytes.
-    pub mask_swa: Vec<u8>,
+    /// Full layers' mask.
+    pub mask_full: Mask,
+    /// Sliding layers' mask.
+    pub mask_swa: Mask,
 }
 
-struct MaskBuilder {
-    bytes: Vec<u8>,
-    f16: bool,
+/// An attention mask `[cells, tokens]`, 0 where a token sees a cell and -inf
+/// elsewhere, in the type of the graph's mask tensor (flash attention takes
+/// F16).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Mask {
+    /// F16 bit patterns.
+    F16(Vec<u16>),
+    /// F32 values.
+    F32(Vec<f32>),
 }
 
-impl MaskBuilder {
-    fn new(n: usize, f16: bool) -> MaskBuilder {
-        MaskBuilder {
-            bytes: Vec::with_capacity(n * if f16 { 2 } else { 4 }),
-            f16,
+impl Mask {
+    /// The mask of `cells` columns for the query positions `queries`, each
+    /// row's visibility computed by `visible(q, row)` and converted with
+    /// slice fills (a 2048-token prompt's masks are millions of values).
+    fn build(
+        cells: usize,
+        queries: std::ops::Range<i64>,
+        f16: bool,
+        mut visible: impl FnMut(i64, &mut [bool]),
+    ) -> Mask {
+        let rows = usize::try_from(queries.end - queries.start).unwrap_or(0);
+        let mut vis = vec![false; cells];
+        let mut fill = |out: &mut dyn FnMut(usize, &[bool])| {
+            for (r, q) in queries.clone().enumerate() {
+                visible(q, &mut vis);
+                out(r, &vis);
+            }
+        };
+        fn put<T: Copy>(dst: &mut [T], vis: &[bool], zero: T, hidden: T) {
+            for (d, &v) in dst.iter_mut().zip(vis) {
+                *d = if v { zero } else { hidden };
+            }
+        }
+        if f16 {
+            let mut m = vec![F16_NEG_INF; cells * rows];
+            fill(&mut |r, vis| {
+                put(
+                    &mut m[r * cells..(r + 1) * cells],
+                    vis,
+                    F16_ZERO,
+                    F16_NEG_INF,
+                )
+            });
+            Mask::F16(m)
+        } else {
+            let mut m = vec![f32::NEG_INFINITY; cells * rows];
+            fill(&mut |r, vis| {
+                put(
+                    &mut m[r * cells..(r + 1) * cells],
+                    vis,
+                    0.0,
+                    f32::NEG_INFINITY,
+                )
+            });
+            Mask::F32(m)
         }
     }
 
-    fn push(&mut self, visible: bool) {
-        if self.f16 {
-            let v = if visible { F16_ZERO } else { F16_NEG_INF };
-            self.bytes.extend_from_slice(&v.to_le_bytes());
-        } else {
-            let v = if visible { 0.0f32 } else { f32::NEG_INFINITY };
-            self.bytes.extend_from_slice(&v.to_le_bytes());
+    /// Writes the mask into the graph's mask tensor.
+    pub fn write_to(&self, t: crate::ggml::Tensor<'_>) -> Result<(), crate::ggml::GgmlError> {
+        match self {
+            Mask::F16(m) => t.write_f16_bits(m),
+            Mask::F32(m) => t.write_f32(m),
+        }
+    }
+}
+
+#[cfg(test)]
+mod mask_tests {
+    use super::*;
+
+    /// The masks, value by value, from the definition.
+    fn reference(cells: usize, q: i64, ring_pos: Option<&[i64]>, w: i64) -> Vec<f32> {
+        (0..cells)
+            .map(|c| {
+                let seen = match ring_pos {
+                    None => c as i64 <= q,
+                    Some(rp) => {
+                        let pk = rp.get(c).copied().unwrap_or(-1);
+                        pk >= 0 && pk <= q && q - pk < w
+                    }
+                };
+                if seen {
+                    0.0
+                } else {
+                    f32::NEG_INFINITY
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn masks_match_their_definition() {
+        let hp = crate::mkmodel::Preset::Tiny.hparams();
+        let opts = crate::engine::EngineOptions {
+            n_ctx: 1024,
+            n_ubatch: 64,
+            ..Default::default()
+        };
+        let placement = Placement::new(hp.n_layer, &opts, false).0;
+        let cpu = crate::ggml::Device::cpu()
+            .expect("cpu device")
+            .init()
+            .expect("cpu backend");
+        let mut kv = KvCache::new(&hp, &placement, 1024, 64, false, &cpu, None).expect("cache");
+        // Fill past the window and around the ring so cells wrap.
+        let mut p = 0i64;
+        for n in [5u32, 64, 64, 64, 64, 1, 1, 37] {
+            let (full, swa) = kv.n_kv(n);
+            for f16 in [false, true] {
+                let before = kv.ring_pos.clone();
+                let b = kv.prepare(n, (full, swa), f16);
+                let ring = kv.ring_pos.clone();
+                for (r, q) in (p..p + i64::from(n)).enumerate() {
+                    let want_full = reference(full as usize, q, None, 0);
+                    let want_swa = reference(swa as usize, q, Some(&ring), i64::from(hp.n_swa));
+                    for (m, want, cells) in [
+                        (&b.mask_full, want_full, full as usize),
+                        (&b.mask_swa, want_swa, swa as usize),
+                    ] {
+                        let got: Vec<f32> = match m {
+                            Mask::F32(v) => v[r * cells..(r + 1) * cells].to_vec(),
+                            Mask::F16(v) => v[r * cells..(r + 1) * cells]
+                                .iter()
+                                .map(|&b| {
+                                    if b == F16_ZERO {
+                                        0.0
+                                    } else {
+                                        f32::NEG_INFINITY
+                                    }
+                                })
+                                .collect(),
+                        };
+                        assert_eq!(got, want, "n {n} query {q}");
+                    }
+                }
+                kv.ring_pos = before;
+            }
+            kv.prepare(n, (full, swa), false);
+            kv.commit(n);
+            p += i64::from(n);
         }
     }
 }

@@ -101,6 +101,12 @@ pub struct Stats {
     pub decode_time: Duration,
     /// Graphs built (a steady decode reuses its graph).
     pub graphs_built: u64,
+    /// Host time building graphs and planning their memory.
+    pub build_time: Duration,
+    /// Host time computing masks and cells and writing the inputs.
+    pub input_time: Duration,
+    /// Time in the scheduler's compute (device work and its launches).
+    pub compute_time: Duration,
 }
 
 struct Built {
@@ -116,11 +122,6 @@ pub struct Session<'m, 'f> {
     kv: KvCache,
     history: Vec<u32>,
     flash_attn: bool,
-    /// Flash attention for single-token steps too. Under `-fa auto` it is off
-    /// when a GPU holds layers: on the H100, kchat's single-token flash
-    /// attention does not yet match libllama's (BENCHMARKS.md), while the
-    /// softmax path does; both read the same cache layout.
-    flash_attn_single: bool,
     built: Option<Built>,
     cancel: Option<Arc<AtomicBool>>,
     stats: Stats,
@@ -159,8 +160,6 @@ impl<'m, 'f> Session<'m, 'f> {
             kv,
             history: Vec::new(),
             flash_attn: opts.flash_attn != FlashAttn::Off,
-            flash_attn_single: opts.flash_attn == FlashAttn::On
-                || (opts.flash_attn == FlashAttn::Auto && !model.placement.uses_gpu()),
             built: None,
             cancel: None,
             stats: Stats::default(),
@@ -175,24 +174,35 @@ impl<'m, 'f> Session<'m, 'f> {
         Ok(s)
     }
 
-    /// Whether every attention layer's device can run flash attention; an
-    /// error under `-fa on` when one cannot.
-    fn check_flash_attn(&self) -> Result<bool, SessionError> {
+    /// Whether flash attention runs where each layer's cache lives, decided
+    /// as llama.cpp decides `-fa auto`: split a single-token graph and look
+    /// where the scheduler put each layer's attention. A layer whose device
+    /// lacks the op (or whose attention the scheduler moves elsewhere) turns
+    /// it off everywhere; under `-fa on` that is an error naming the device.
+    fn check_flash_attn(&mut self) -> Result<bool, SessionError> {
         let spec = self.spec(1, 1, true);
         let (g, inputs) = self.build(&spec)?;
+        self.pin_norms(&g, &inputs, 1);
+        self.sched
+            .reserve_size(&g.graph(), self.model.backends().len());
+        let mut ok = true;
         for (il, node) in inputs.attn_nodes.iter().enumerate() {
             let dev = match (self.model.placement.layer(il as u32), &self.model.gpu) {
                 (Where::Gpu, Some(gpu)) => gpu.device(),
                 _ => self.model.cpu.device(),
             };
-            if !dev.supports_op(g.ctx().get(*node)) {
+            let t = g.ctx().get(*node);
+            let placed = self.sched.tensor_device(t);
+            if !dev.supports_op(t) || placed.is_some_and(|p| p != dev) {
                 if self.model.opts.flash_attn == FlashAttn::On {
                     return Err(SessionError::FlashAttn(dev.name()));
                 }
-                return Ok(false);
+                ok = false;
+                break;
             }
         }
-        Ok(true)
+        self.sched.reset();
+        Ok(ok)
     }
 
     /// Sizes the compute buffers for a full micro-batch at a full context,
@@ -202,7 +212,8 @@ impl<'m, 'f> Session<'m, 'f> {
         let mut spec = self.spec(ub, 1, self.flash_attn);
         spec.n_kv_full = self.kv.n_ctx();
         spec.n_kv_swa = self.kv.ring();
-        let (g, _) = self.build(&spec)?;
+        let (g, inputs) = self.build(&spec)?;
+        self.pin_norms(&g, &inputs, ub);
         let backends = self.model.backends();
         let sizes = self.sched.reserve_size(&g.graph(), backends.len());
         for (b, &need) in backends.iter().zip(&sizes) {
@@ -222,6 +233,11 @@ impl<'m, 'f> Session<'m, 'f> {
                 .into());
             }
         }
+        // A fresh graph: measuring split `g`, and a split rewrites the
+        // sources of nodes that read another device's tensors to copies that
+        // live only until the next split.
+        let (g, inputs) = self.build(&spec)?;
+        self.pin_norms(&g, &inputs, ub);
         self.sched.reserve(&g.graph())?;
         self.compute_bytes = sizes;
         Ok(())
@@ -240,6 +256,28 @@ impl<'m, 'f> Session<'m, 'f> {
             spec,
         )?;
         Ok((graph, inputs))
+    }
+
+    /// Pins each layer's RMS norms to the layer's device, as llama.cpp does
+    /// for batches under 32 tokens and for full offload: left to the
+    /// scheduler, the norm at a CPU/GPU boundary runs on either side, and
+    /// the two kernels round differently (greedy text then parts from
+    /// libllama's under partial offload).
+    fn pin_norms(&mut self, g: &OwnedGraph, inputs: &GraphInputs, n_tokens: u32) {
+        let (Some(gpu), p) = (self.model.gpu.as_ref(), &self.model.placement) else {
+            return;
+        };
+        let full_offload = p.output_on_gpu && p.gpu_layers >= self.model.hp.n_layer;
+        if n_tokens >= 32 && !full_offload {
+            return;
+        }
+        for &(il, id) in &inputs.norms {
+            let backend = match p.layer(il) {
+                Where::Gpu => gpu,
+                Where::Cpu => &self.model.cpu,
+            };
+            self.sched.set_tensor_backend(g.ctx().get(id), backend);
+        }
     }
 
     fn spec(&self, n_tokens: u32, n_outputs: u32, flash_attn: bool) -> GraphSpec {
@@ -419,13 +457,14 @@ impl<'m, 'f> Session<'m, 'f> {
         } else {
             rows.to_vec()
         };
-        let fa = self.flash_attn && (n > 1 || self.flash_attn_single);
-        let spec = self.spec(n, computed.len() as u32, fa);
+        let spec = self.spec(n, computed.len() as u32, self.flash_attn);
         let reuse = self.model.opts.graph_reuse;
+        let t_build = Instant::now();
         if self.built.as_ref().is_none_or(|b| b.spec != spec || !reuse) {
             self.built = None;
             self.sched.reset();
             let (graph, inputs) = self.build(&spec)?;
+            self.pin_norms(&graph, &inputs, n);
             self.sched.alloc_graph(&mut graph.graph())?;
             self.stats.graphs_built += 1;
             self.built = Some(Built {
@@ -437,9 +476,12 @@ impl<'m, 'f> Session<'m, 'f> {
         let Some(built) = self.built.as_ref() else {
             return Err(SessionError::Empty);
         };
+        let t_inputs = Instant::now();
+        self.stats.build_time += t_inputs - t_build;
         let cells = self
             .kv
             .prepare(n, (spec.n_kv_full, spec.n_kv_swa), spec.flash_attn);
+        let stats = &mut self.stats;
         let result = (|| -> Result<(), GgmlError> {
             let ctx = built.graph.ctx();
             let i = &built.inputs;
@@ -451,11 +493,14 @@ impl<'m, 'f> Session<'m, 'f> {
             if let Some(o) = i.out_ids {
                 ctx.get(o).write_i32(&computed)?;
             }
-            ctx.get(i.mask_full).write(&cells.mask_full)?;
-            ctx.get(i.mask_swa).write(&cells.mask_swa)?;
+            cells.mask_full.write_to(ctx.get(i.mask_full))?;
+            cells.mask_swa.write_to(ctx.get(i.mask_swa))?;
             ctx.get(i.cells_full).write_i64(&cells.cells_full)?;
             ctx.get(i.cells_swa).write_i64(&cells.cells_swa)?;
+            let t_compute = Instant::now();
+            stats.input_time += t_compute - t_inputs;
             self.sched.compute(&mut built.graph.graph())?;
+            stats.compute_time += t_compute.elapsed();
             Ok(())
         })();
         if let Err(e) = result {

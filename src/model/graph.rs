@@ -74,6 +74,11 @@ pub struct GraphInputs {
     pub logits: TensorId,
     /// The flash-attention node of each layer (to check device support).
     pub attn_nodes: Vec<TensorId>,
+    /// Each layer's two RMS norms, as (layer, node): the scheduler may put
+    /// these weightless ops on either side of a device boundary, and where
+    /// it does changes the numbers, so the session pins them like
+    /// llama.cpp does.
+    pub norms: Vec<(u32, TensorId)>,
 }
 
 /// Type of the attention masks: flash attention takes F16.
@@ -127,6 +132,7 @@ pub fn build_graph(
 
     let mut x = ctx.get_rows(wc.get(w.tok_embd), tokens);
     let mut attn_nodes = Vec::with_capacity(hp.n_layer as usize);
+    let mut norms = Vec::with_capacity(2 * hp.n_layer as usize);
     for (il, lw) in (0..hp.n_layer).zip(&w.layers) {
         let l = |t: TensorId| wc.get(t);
         let swa = hp.is_swa(il);
@@ -140,7 +146,9 @@ pub fn build_graph(
         let mut residual = x;
 
         // Attention.
-        let cur = ctx.mul(ctx.rms_norm(x, eps), l(lw.attn_norm));
+        let norm = ctx.rms_norm(x, eps);
+        norms.push((il, id(norm)?));
+        let cur = ctx.mul(norm, l(lw.attn_norm));
         let proj = |wt: TensorId, b: TensorId, heads: i64| {
             let t = ctx.add(ctx.mul_mat(l(wt), cur), l(b));
             ctx.reshape(t, &[hd, heads, n_tok])
@@ -148,6 +156,16 @@ pub fn build_graph(
         let q = ctx.rope_ext(proj(lw.wq, lw.bq, n_head), pos, &rope);
         let k = ctx.rope_ext(proj(lw.wk, lw.bk, n_head_kv), pos, &rope);
         let v = proj(lw.wv, lw.bv, n_head_kv);
+        // Q, K and V first, then the cache writes, then attention, in
+        // llama.cpp's order. On Hopper, ggml-cuda launches kernels with
+        // programmatic dependent launch; in a replayed CUDA graph, with Q's
+        // projection and RoPE between the cache writes and a single-token
+        // flash attention, attention went wrong (NMSE 0.8 against libllama).
+        // GGML_CUDA_PDL=0 fixed it too, so it is a launch-ordering race
+        // inside ggml-cuda; this order keeps kchat out of it (BENCHMARKS.md).
+        for t in [q, k, v] {
+            graph.build_forward(t);
+        }
         let kv_w = hd * n_head_kv;
         graph.build_forward(ctx.set_rows(cache.k, ctx.reshape(k, &[kv_w, n_tok]), cells));
         graph.build_forward(ctx.set_rows(cache.v, ctx.reshape(v, &[kv_w, n_tok]), cells));
@@ -188,7 +206,9 @@ pub fn build_graph(
         let ffn_inp = ctx.add(cur, residual);
 
         // Mixture of experts.
-        let cur = ctx.mul(ctx.rms_norm(ffn_inp, eps), l(lw.post_norm));
+        let norm = ctx.rms_norm(ffn_inp, eps);
+        norms.push((il, id(norm)?));
+        let cur = ctx.mul(norm, l(lw.post_norm));
         let moe = experts(ctx, &mut graph, w, lw, hp, cur, rows, n_embd);
         x = ctx.add(moe, ffn_inp);
     }
@@ -213,6 +233,7 @@ pub fn build_graph(
         cells_swa: id(cells_swa)?,
         logits: id(logits)?,
         attn_nodes,
+        norms,
     })
 }
 
