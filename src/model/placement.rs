@@ -1,6 +1,7 @@
-//! Where each tensor lives, with llama.cpp's flag meanings: `-ngl N` puts the
-//! last N repeating layers (and, above the layer count, the output layer) on
-//! the first GPU; `--n-cpu-moe N` keeps the expert tensors of the first N
+//! Where each tensor lives, with llama.cpp's flag meanings: `-ngl N` counts
+//! the output layer as the last layer, so it puts the output layer and the
+//! last N - 1 repeating layers on the first GPU (`-ngl 1`: the output layer
+//! alone; all layers from `-ngl n_layer+1` on); `--n-cpu-moe N` keeps the expert tensors of the first N
 //! layers in host memory. The token embedding always stays on the CPU.
 //!
 //! [`MemoryPlan`] adds up what each device needs before anything is
@@ -55,11 +56,13 @@ impl Placement {
             };
             return (p, notice);
         }
+        // llama.cpp: layers from i_gpu_start = n_layer + 1 - ngl on, the
+        // output layer being layer n_layer.
         let ngl = opts.n_gpu_layers.unwrap_or(u32::MAX);
         let p = Placement {
             n_layer,
-            gpu_layers: ngl.min(n_layer),
-            output_on_gpu: ngl > n_layer,
+            gpu_layers: ngl.saturating_sub(1).min(n_layer),
+            output_on_gpu: ngl >= 1,
             cpu_moe_layers,
         };
         (p, None)
@@ -328,15 +331,22 @@ mod tests {
     }
 
     #[test]
-    fn ngl_counts_from_the_last_layer_and_output_above_the_count() {
+    fn ngl_counts_the_output_layer_first_as_llama_cpp_does() {
+        // llama.cpp: i_gpu_start = n_layer + 1 - ngl, the output is layer 24.
         let (p, _) = Placement::new(24, &opts(Some(12), 0), true);
-        assert_eq!(p.layer(11), Where::Cpu);
-        assert_eq!(p.layer(12), Where::Gpu);
-        assert_eq!(p.output(), Where::Cpu);
-        let (p, _) = Placement::new(24, &opts(Some(24), 0), true);
-        assert_eq!((p.layer(0), p.output()), (Where::Gpu, Where::Cpu));
-        let (p, _) = Placement::new(24, &opts(Some(25), 0), true);
+        assert_eq!(p.layer(12), Where::Cpu);
+        assert_eq!(p.layer(13), Where::Gpu);
         assert_eq!(p.output(), Where::Gpu);
+        let (p, _) = Placement::new(24, &opts(Some(1), 0), true);
+        assert_eq!((p.gpu_layers, p.output()), (0, Where::Gpu));
+        assert_eq!(p.layer(23), Where::Cpu);
+        let (p, _) = Placement::new(24, &opts(Some(24), 0), true);
+        assert_eq!(
+            (p.layer(0), p.layer(1), p.output()),
+            (Where::Cpu, Where::Gpu, Where::Gpu)
+        );
+        let (p, _) = Placement::new(24, &opts(Some(25), 0), true);
+        assert_eq!((p.layer(0), p.output()), (Where::Gpu, Where::Gpu));
         let (p, _) = Placement::new(24, &opts(Some(0), 0), true);
         assert!(!p.uses_gpu());
         assert_eq!(p.of_tensor("blk.23.attn_q.weight"), Where::Cpu);
