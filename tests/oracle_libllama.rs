@@ -39,6 +39,7 @@ fn params() -> LlamaParams {
         flash_attn: FlashAttn::Auto,
         swa_full: false,
         op_offload: false,
+        no_host: false,
         quiet: true,
     }
 }

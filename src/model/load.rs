@@ -104,7 +104,11 @@ impl<'f> Model<'f> {
             Some(d) if placement.uses_gpu() || opts.op_offload => Some(d.init()?),
             _ => None,
         };
-        let weights = Weights::load(gguf, &hp, &placement, cpu_dev, gpu.as_ref(), progress)
+        let pin = gpu
+            .as_ref()
+            .filter(|_| opts.op_offload && !opts.no_host)
+            .map(|g| g.device());
+        let weights = Weights::load(gguf, &hp, &placement, cpu_dev, gpu.as_ref(), pin, progress)
             .map_err(|e| match e {
                 ModelError::Ggml(g) => ModelError::DoesNotFit(format!(
                     "{}: placing the weights ({placement}, {} on the GPU) failed: {g}",

@@ -114,14 +114,18 @@ impl<'f> Collector<'f, '_> {
 
 impl<'f> Weights<'f> {
     /// Looks up and checks every tensor, then places them: CPU tensors in the
-    /// mmap, GPU tensors uploaded to `gpu`. `progress(done, total)` follows
-    /// the upload in bytes.
+    /// mmap, or copied into `pin`'s pinned host memory (as llama.cpp does
+    /// unless `--no-host`: large batches offloaded to the GPU then read them
+    /// at full bus speed); GPU tensors uploaded to `gpu`. Pinning falls
+    /// back to the mmap when it would take over half the free memory or the
+    /// allocation fails. `progress(done, total)` follows the copies in bytes.
     pub fn load(
         model: &'f GgufModel,
         hp: &Hparams,
         placement: &Placement,
         cpu: Device,
         gpu: Option<&Backend>,
+        pin: Option<Device>,
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<Weights<'f>, ModelError> {
         let n_expected = 3 + 19 * hp.n_layer as usize;
@@ -182,11 +186,45 @@ impl<'f> Weights<'f> {
             });
         }
         let found = c.found;
+        let on_host = |w: &Where| *w == Where::Cpu || gpu.is_none();
+        let mut done = 0u64;
+        // The token embedding is only ever read by row on the CPU, never
+        // offloaded: pinning it would cost memory for nothing.
+        let pinnable =
+            |t: &TensorRef<'_>, w: &Where| on_host(w) && t.info.name != "token_embd.weight";
+        let pinned = pin.and_then(|dev| {
+            let offsets = pinned_layout(&found, &pinnable);
+            let size = offsets.last().map_or(0, |&(_, end)| end);
+            if size == 0 || size as u64 > crate::model::load::host_available() / 2 {
+                return None;
+            }
+            let buf = Buffer::alloc_host(dev, size)?;
+            Some((buf, offsets))
+        });
+        let copy_total = |pinned: bool| -> u64 {
+            found
+                .iter()
+                .filter(|(_, t, w)| *w == Where::Gpu || (pinned && pinnable(t, w)))
+                .map(|(_, t, _)| t.data.len() as u64)
+                .sum()
+        };
+        let total = copy_total(pinned.is_some());
+        progress(0, total);
         let mut host = Vec::new();
+        let is_pinned = pinned.is_some();
+        if let Some((buf, offsets)) = pinned {
+            buf.mark_weights();
+            let mine = found.iter().filter(|(_, t, w)| pinnable(t, w));
+            for ((id, t, _), &(start, _)) in mine.zip(&offsets) {
+                buf.place(ctx.get(*id), start)?;
+                copy_in(ctx.get(*id), t.data, &mut done, total, progress)?;
+            }
+            host.push(buf);
+        }
         for (si, shard) in model.shards().iter().enumerate() {
             let mine: Vec<_> = found
                 .iter()
-                .filter(|(_, t, w)| t.shard == si && (*w == Where::Cpu || gpu.is_none()))
+                .filter(|(_, t, w)| t.shard == si && on_host(w) && !(is_pinned && pinnable(t, w)))
                 .collect();
             if mine.is_empty() {
                 continue;
@@ -204,20 +242,8 @@ impl<'f> Weights<'f> {
             Some(backend) if found.iter().any(|(_, _, w)| *w == Where::Gpu) => {
                 let buf = Buffer::alloc_ctx_tensors(&ctx, backend)?;
                 buf.mark_weights();
-                let total: u64 = found
-                    .iter()
-                    .filter(|(_, _, w)| *w == Where::Gpu)
-                    .map(|(_, t, _)| t.data.len() as u64)
-                    .sum();
-                let mut done = 0u64;
-                progress(0, total);
                 for (id, t, _) in found.iter().filter(|(_, _, w)| *w == Where::Gpu) {
-                    let tensor = ctx.get(*id);
-                    for (i, chunk) in t.data.chunks(UPLOAD_CHUNK).enumerate() {
-                        tensor.write_at(i * UPLOAD_CHUNK, chunk)?;
-                        done += chunk.len() as u64;
-                        progress(done, total);
-                    }
+                    copy_in(ctx.get(*id), t.data, &mut done, total, progress)?;
                 }
                 Some(buf)
             }
@@ -238,4 +264,41 @@ impl<'f> Weights<'f> {
     pub fn ctx(&self) -> &Context {
         &self.ctx
     }
+}
+
+/// Byte ranges of the host tensors in one pinned buffer, in `found` order,
+/// each start aligned for ggml.
+fn pinned_layout(
+    found: &[(TensorId, TensorRef<'_>, Where)],
+    pinnable: &dyn Fn(&TensorRef<'_>, &Where) -> bool,
+) -> Vec<(usize, usize)> {
+    let mut at = 0usize;
+    found
+        .iter()
+        .filter(|(_, t, w)| pinnable(t, w))
+        .map(|(_, t, _)| {
+            let start = at.next_multiple_of(PIN_ALIGN);
+            at = start + t.data.len();
+            (start, at)
+        })
+        .collect()
+}
+
+/// Alignment of tensors in a pinned weight buffer.
+const PIN_ALIGN: usize = 256;
+
+/// Copies `data` into `tensor` in chunks, reporting progress.
+fn copy_in(
+    tensor: crate::ggml::Tensor<'_>,
+    data: &[u8],
+    done: &mut u64,
+    total: u64,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<(), ModelError> {
+    for (i, chunk) in data.chunks(UPLOAD_CHUNK).enumerate() {
+        tensor.write_at(i * UPLOAD_CHUNK, chunk)?;
+        *done += chunk.len() as u64;
+        progress(*done, total);
+    }
+    Ok(())
 }

@@ -145,6 +145,8 @@ pub struct LlamaParams {
     pub swa_full: bool,
     /// Large batches of host-memory weights may run on the GPU.
     pub op_offload: bool,
+    /// Host-memory weights stay mapped, not pinned (llama.cpp's `--no-host`).
+    pub no_host: bool,
     /// Keep libllama's log off stderr (its errors still reach [`LlamaError`]).
     pub quiet: bool,
 }
@@ -169,6 +171,7 @@ impl From<&EngineOptions> for LlamaParams {
             flash_attn: o.flash_attn,
             swa_full: o.swa_full,
             op_offload: o.op_offload,
+            no_host: o.no_host,
             quiet: true,
         }
     }

@@ -132,6 +132,7 @@ impl LlamaModel {
         let mut mp = unsafe { ll::llama_model_default_params() };
         mp.n_gpu_layers = params.n_gpu_layers;
         mp.load_mode = ll::LLAMA_LOAD_MODE_MMAP;
+        mp.no_host = params.no_host;
         mp.tensor_buft_overrides = overrides.as_ptr();
         clear_errors();
         // SAFETY: a valid NUL-terminated path and parameters whose pointers

@@ -14,6 +14,7 @@ fn params() -> LlamaParams {
         flash_attn: FlashAttn::Auto,
         swa_full: false,
         op_offload: true,
+        no_host: false,
         quiet: true,
     }
 }
@@ -77,6 +78,7 @@ fn params_from_engine_options() {
         flash_attn: FlashAttn::On,
         swa_full: true,
         op_offload: false,
+        no_host: false,
         graph_reuse: true,
     };
     let p = LlamaParams::from(&o);
