@@ -80,6 +80,18 @@ struct Report {
     prefill_tokens_per_s: f64,
     decode_tokens_per_s: f64,
     load_ms: f64,
+    /// From the start of `kchat run` to the first sampled token.
+    first_token_ms: f64,
+    /// Time spent in the sampler, all tokens together.
+    sample_ms: f64,
+    /// Graphs built; a steady decode reuses its graph, so this stays small.
+    graphs_built: u64,
+    /// Host time building graphs and planning their memory.
+    build_ms: f64,
+    /// Host time computing and writing masks, cells and token ids.
+    inputs_ms: f64,
+    /// Time in the scheduler's compute calls (launches and device work).
+    compute_ms: f64,
     placement: String,
     flash_attn: bool,
 }
@@ -176,12 +188,19 @@ pub fn run(args: &RunArgs) -> Result<()> {
     let mut out = std::io::stdout().lock();
     let mut text_out = String::new();
     let mut channel_final = false;
+    let mut first_token_ms = 0.0;
+    let mut sample_time = std::time::Duration::ZERO;
     let stop = loop {
         if ids.len() as u64 >= limit {
             break StopCause::Limit;
         }
+        let t = Instant::now();
         let id = sampler.sample(logits);
         sampler.accept(id);
+        sample_time += t.elapsed();
+        if ids.is_empty() {
+            first_token_ms = started.elapsed().as_secs_f64() * 1e3;
+        }
         ids.push(id);
         if let Some(parser) = parser.as_mut() {
             for ev in parser.push(id) {
@@ -245,6 +264,12 @@ pub fn run(args: &RunArgs) -> Result<()> {
             prefill_tokens_per_s: per_s(stats.prefill_tokens.max(1), stats.prefill_time),
             decode_tokens_per_s: per_s(stats.decode_tokens, stats.decode_time),
             load_ms,
+            first_token_ms,
+            sample_ms: sample_time.as_secs_f64() * 1e3,
+            graphs_built: stats.graphs_built,
+            build_ms: stats.build_time.as_secs_f64() * 1e3,
+            inputs_ms: stats.input_time.as_secs_f64() * 1e3,
+            compute_ms: stats.compute_time.as_secs_f64() * 1e3,
             placement: model.placement.to_string(),
             flash_attn: session.flash_attn(),
         };

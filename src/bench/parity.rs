@@ -47,6 +47,9 @@ pub struct ParityRow {
     pub nmse_vs_llama: f64,
     /// Max relative error against kchat on the CPU.
     pub max_rel_vs_cpu: f64,
+    /// The same for libllama: libllama under the placement against
+    /// libllama on the CPU (what rounding alone does on this model).
+    pub llama_max_rel_vs_llama_cpu: f64,
     /// Greedy tokens equal to libllama's before the first difference.
     pub greedy_same_as_llama: usize,
     /// Greedy tokens equal to kchat-on-CPU's before the first difference.
@@ -184,6 +187,9 @@ fn describe(opts: &EngineOptions) -> String {
         n => s.push_str(&format!(" --n-cpu-moe {n}")),
     }
     s.push_str(&format!(" -fa {}", opts.flash_attn));
+    if opts.n_ubatch != EngineOptions::default().n_ubatch {
+        s.push_str(&format!(" -ub {}", opts.n_ubatch));
+    }
     if !opts.op_offload {
         s.push_str(" --no-op-offload");
     }
@@ -215,11 +221,18 @@ pub fn run(args: &ParityArgs) -> Result<()> {
     };
     let cpu = probe.kchat(&cpu_opts).context("kchat on the CPU")?;
     let theirs = probe.llama().context("libllama")?;
+    let theirs_cpu = Probe {
+        opts: &cpu_opts,
+        ..probe
+    }
+    .llama()
+    .context("libllama on the CPU")?;
     let row = ParityRow {
         placement: describe(&opts),
         max_rel_vs_llama: worst(&ours, &theirs, max_rel),
         nmse_vs_llama: worst(&ours, &theirs, nmse),
         max_rel_vs_cpu: worst(&ours, &cpu, max_rel),
+        llama_max_rel_vs_llama_cpu: worst(&theirs, &theirs_cpu, max_rel),
         greedy_same_as_llama: same_prefix(&ours.greedy, &theirs.greedy),
         greedy_same_as_cpu: same_prefix(&ours.greedy, &cpu.greedy),
         greedy: args.greedy,
@@ -229,15 +242,16 @@ pub fn run(args: &ParityArgs) -> Result<()> {
         return Ok(());
     }
     if args.header {
-        println!("| placement | max rel vs libllama | NMSE vs libllama | max rel vs kchat CPU | greedy = libllama | greedy = kchat CPU |");
-        println!("|---|---:|---:|---:|---:|---:|");
+        println!("| placement | max rel vs libllama | NMSE vs libllama | max rel vs kchat CPU | libllama: max rel vs libllama CPU | greedy = libllama | greedy = kchat CPU |");
+        println!("|---|---:|---:|---:|---:|---:|---:|");
     }
     println!(
-        "| {} | {:.2e} | {:.2e} | {:.2e} | {}/{} | {}/{} |",
+        "| {} | {:.2e} | {:.2e} | {:.2e} | {:.2e} | {}/{} | {}/{} |",
         row.placement,
         row.max_rel_vs_llama,
         row.nmse_vs_llama,
         row.max_rel_vs_cpu,
+        row.llama_max_rel_vs_llama_cpu,
         row.greedy_same_as_llama,
         row.greedy,
         row.greedy_same_as_cpu,
