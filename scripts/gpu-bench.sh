@@ -4,16 +4,12 @@
 # mkmodel; a chat turn with `kchat run`; load time (process start to the first
 # token, cold and warm page cache), peak host RSS and VRAM of kchat and of
 # libllama on the same file (scripts/measure.py); then `kchat bench
-# --vs-llama` rows. What to run: KCHAT_BENCH=all (default), or a
-# space-separated subset of: load gpu ram ncu.
+# --vs-llama` rows; and the ncu kernel study. What to run: KCHAT_BENCH, a
+# space-separated subset of "load gpu ram ncu" (default: "load gpu ram");
+# KCHAT_THREADS: thread counts of the host-RAM rows (default: "4 8").
 #   bash scripts/gpu-bench.sh
-set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
-out=${OUT:-/tmp/kchat-out}
-mkdir -p "$out"
-lib=$(bash scripts/gpu-libs.sh)
-export LD_LIBRARY_PATH=$lib
-k=.gpu/bin/kchat
+# shellcheck source=scripts/gpu-env.sh
+source "$(dirname "${BASH_SOURCE[0]}")/gpu-env.sh"
 want=${KCHAT_BENCH:-load gpu ram}
 has() { [[ " $want " == *" $1 "* ]]; }
 m=/tmp/k20b-00001-of-00005.gguf
@@ -43,4 +39,15 @@ if has ram; then
     $k bench -m $m -ngl 999 --n-cpu-moe 12 -p 512 -n 64 -r 3 -t "$t" --vs-llama 2>/dev/null
     $k bench -m $m -ngl 999 --cpu-moe -p 512 -n 64 -r 3 -t "$t" --vs-llama 2>/dev/null
   done | tee "$out/bench-ram.md"
+fi
+if has ncu; then
+  # Kernel times of a few single-token steps of each engine; BENCHMARKS.md
+  # reads one step between two runs of the output head.
+  n="ncu --clock-control none --metrics gpu__time_duration.sum -c 3000"
+  $n -o /tmp/ncu-kchat $k run -m $m -ngl 999 --raw -p Hello -n 4 > /dev/null 2>&1
+  $n -o /tmp/ncu-llama $k bench -m $m --engine llama -ngl 999 -p 0 -n 2 -r 1 > /dev/null 2>&1
+  for e in kchat llama; do
+    ncu --import /tmp/ncu-$e.ncu-rep --csv --print-units base --page raw \
+      --metrics gpu__time_duration.sum | gzip > "$out/ncu-$e.csv.gz"
+  done
 fi

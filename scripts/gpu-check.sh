@@ -9,13 +9,8 @@
 # Stage: ../shared/gpu/prepare.sh target/gpu/release/kchat (and optionally
 # .gpu/prebuilt, see scripts/gpu-libs.sh); then device run, carry [".gpu"]:
 #   bash scripts/gpu-check.sh
-set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
-out=${OUT:-/tmp/kchat-out}
-mkdir -p "$out"
-lib=$(bash scripts/gpu-libs.sh)
-export LD_LIBRARY_PATH=$lib
-k=.gpu/bin/kchat
+# shellcheck source=scripts/gpu-env.sh
+source "$(dirname "${BASH_SOURCE[0]}")/gpu-env.sh"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
 $k devices 2>/dev/null
 table() {
