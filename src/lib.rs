@@ -11,6 +11,7 @@
 #![deny(unsafe_code)]
 
 pub mod bench;
+pub mod chat;
 pub mod engine;
 #[allow(unsafe_code)]
 pub mod ggml;
