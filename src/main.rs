@@ -11,15 +11,60 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use kchat::{ggml, mkmodel, tokenizer, version};
 
 /// kchat: chat with gpt-oss models from GGUF files, offline.
+///
+/// `kchat -m FILE [flags]` starts the chat (for now: one message piped in,
+/// the answer out); the subcommands below do the rest.
 #[derive(Parser)]
-#[command(name = "kchat", version, about, disable_help_subcommand = true)]
+#[command(
+    name = "kchat",
+    version,
+    about,
+    disable_help_subcommand = true,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true,
+    arg_required_else_help = true
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
 
-    /// Model file (the first shard of a split model); starts the chat.
-    #[arg(short = 'm', long = "model", value_name = "FILE")]
-    model: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    chat: ChatCli,
+}
+
+/// The chat's flags at the top level, present when `-m` is (written by
+/// hand: clap's derive leaves an optional flattened group with nested groups
+/// unset).
+struct ChatCli(Option<Box<kchat::chat::ChatArgs>>);
+
+impl FromArgMatches for ChatCli {
+    fn from_arg_matches(m: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        Self::from_arg_matches_mut(&mut m.clone())
+    }
+
+    fn from_arg_matches_mut(m: &mut clap::ArgMatches) -> Result<Self, clap::Error> {
+        if m.subcommand_name().is_some() || !m.contains_id("model") {
+            return Ok(ChatCli(None));
+        }
+        Ok(ChatCli(Some(Box::new(
+            kchat::chat::ChatArgs::from_arg_matches_mut(m)?,
+        ))))
+    }
+
+    fn update_from_arg_matches(&mut self, m: &clap::ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(m)?;
+        Ok(())
+    }
+}
+
+impl clap::Args for ChatCli {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        <kchat::chat::ChatArgs as clap::Args>::augment_args(cmd)
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
+    }
 }
 
 #[derive(Subcommand)]
@@ -140,11 +185,8 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        None => match cli.model {
-            Some(path) => anyhow::bail!(
-                "the interactive chat is not built yet; `kchat inspect {}` describes the model",
-                path.display()
-            ),
+        None => match cli.chat.0 {
+            Some(args) => kchat::chat::cli::run(&args),
             None => {
                 Cli::command().print_help()?;
                 Ok(())

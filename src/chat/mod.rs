@@ -6,6 +6,8 @@
 //! this; the turn logic stays free of terminal concerns so it can be tested
 //! on its own against the real engine.
 
+pub mod cli;
 mod turn;
 
+pub use cli::ChatArgs;
 pub use turn::{Chat, TurnEnd, TurnEvent, TurnStats};

@@ -1,0 +1,164 @@
+//! `kchat -m FILE [flags]`: the chat's command line (llama-cli's flags plus
+//! kchat's own) and its non-interactive mode: with standard input not a
+//! terminal, the whole input is one user message, the final answer goes to
+//! standard output (reasoning to standard error with `--show-reasoning`),
+//! and kchat exits.
+
+use std::io::{IsTerminal, Read, Write};
+use std::path::PathBuf;
+
+use anyhow::{bail, Context as _, Result};
+
+use super::{Chat, TurnEnd, TurnEvent};
+use crate::engine::{ModelArgs, SamplerArgs, Session};
+use crate::gguf::GgufModel;
+use crate::harmony::{Channel, Conversation, Persona, ReasoningEffort, SystemSettings};
+use crate::model::Model;
+use crate::tokenizer::Tokenizer;
+
+/// When to color the output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ColorWhen {
+    /// On a terminal, unless `NO_COLOR` is set.
+    #[default]
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// The chat's flags.
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Chat")]
+pub struct ChatArgs {
+    /// The first message; as in llama-cli's chat mode it is taken as the
+    /// system prompt (e.g. `-p "Persona: lawful_evil"`).
+    #[arg(short = 'p', long = "prompt", value_name = "TEXT")]
+    pub prompt: Option<String>,
+    /// System prompt, placed under `# Instructions` in the developer message.
+    #[arg(long = "system-prompt", visible_alias = "sys", value_name = "TEXT")]
+    pub system_prompt: Option<String>,
+    /// Tokens a reply may use at most (-1: until it ends or the context is full).
+    #[arg(short = 'n', long = "n-predict", value_name = "N", default_value_t = -1, allow_negative_numbers = true)]
+    pub n_predict: i64,
+    /// The persona: `Persona: NAME` in the developer message.
+    #[arg(long, value_name = "NAME")]
+    pub persona: Option<String>,
+    /// Reasoning effort: low, medium or high.
+    #[arg(long, value_name = "LEVEL", default_value = "medium")]
+    pub reasoning: String,
+    /// Show the model's reasoning (dimmed; to stderr when piped).
+    #[arg(long, overrides_with = "hide_reasoning")]
+    pub show_reasoning: bool,
+    /// Hide the model's reasoning (the default).
+    #[arg(long)]
+    pub hide_reasoning: bool,
+    /// A chat template file, accepted for llama-cli compatibility; kchat's
+    /// harmony renderer stays authoritative.
+    #[arg(long = "chat-template-file", value_name = "FILE")]
+    pub chat_template_file: Option<PathBuf>,
+    /// Colors: auto (a terminal without `NO_COLOR`), always or never.
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorWhen::Auto)]
+    pub color: ColorWhen,
+    /// Model, placement, context and batch flags.
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Sampling flags.
+    #[command(flatten)]
+    pub sampling: SamplerArgs,
+}
+
+impl ChatArgs {
+    /// The conversation these flags start: system settings with the
+    /// reasoning level, and the persona and system prompt as instructions.
+    pub fn conversation(&self) -> Result<Conversation> {
+        let reasoning: ReasoningEffort = self
+            .reasoning
+            .parse()
+            .map_err(|e| anyhow::anyhow!("--reasoning: {e}"))?;
+        let mut conv = Conversation::new().with_system(SystemSettings {
+            reasoning_effort: reasoning,
+            conversation_start_date: Some(crate::harmony::CalendarDate::today_utc()),
+            ..SystemSettings::default()
+        });
+        let mut instructions = Vec::new();
+        if let Some(p) = &self.persona {
+            let persona: Persona = p.parse().map_err(|e| anyhow::anyhow!("--persona: {e}"))?;
+            instructions.push(persona.instructions());
+        }
+        instructions.extend(self.system_prompt.iter().cloned());
+        instructions.extend(self.prompt.iter().cloned());
+        if !instructions.is_empty() {
+            conv = conv.with_instructions(instructions.join("\n"));
+        }
+        Ok(conv)
+    }
+}
+
+/// Runs the chat: the non-interactive mode when standard input is not a
+/// terminal.
+pub fn run(args: &ChatArgs) -> Result<()> {
+    let conversation = args.conversation()?;
+    if std::io::stdin().is_terminal() {
+        bail!(
+            "the interactive chat is not built yet; pipe a message in: echo \"Hi\" | kchat -m {}",
+            args.model.model.display()
+        );
+    }
+    let mut message = String::new();
+    std::io::stdin()
+        .read_to_string(&mut message)
+        .context("reading the message from standard input")?;
+    let message = message.trim_end();
+    if message.is_empty() {
+        bail!("standard input is empty: nothing to send");
+    }
+    if let Some(f) = &args.chat_template_file {
+        std::fs::metadata(f).with_context(|| format!("--chat-template-file {}", f.display()))?;
+        eprintln!("kchat: --chat-template-file is accepted but not used: gpt-oss speaks harmony, which kchat renders itself");
+    }
+    let opts = args.model.options();
+    let gguf = GgufModel::open(&args.model.model)?;
+    let tok = Tokenizer::from_gguf(|k| gguf.get(k))
+        .with_context(|| format!("{}: tokenizer", gguf.path().display()))?;
+    let model = Model::load(&gguf, &opts, &mut crate::run::upload_progress())?;
+    if let Some(n) = &model.notice {
+        eprintln!("kchat: {n}");
+    }
+    let mut session = Session::new(&model)?;
+    let mut chat = Chat::new(&mut session, &tok, args.sampling.config(), conversation);
+    chat.max_tokens = usize::try_from(args.n_predict).ok();
+    let show_reasoning = args.show_reasoning && !args.hide_reasoning;
+    let mut out = std::io::stdout().lock();
+    let mut channel = None;
+    let mut failed = None;
+    let stats = chat.turn(message, &mut |ev| match ev {
+        TurnEvent::Start(c) => channel = c,
+        TurnEvent::Text(s) if channel == Some(Channel::Analysis) => {
+            if show_reasoning {
+                eprint!("{s}");
+            }
+        }
+        TurnEvent::Text(s) => {
+            if let Err(e) = out.write_all(s.as_bytes()).and_then(|()| out.flush()) {
+                failed.get_or_insert(e);
+            }
+        }
+    })?;
+    if let Some(e) = failed {
+        return Err(e).context("writing the answer to standard output");
+    }
+    writeln!(out).context("writing the answer to standard output")?;
+    match stats.end {
+        TurnEnd::Answered | TurnEnd::Limit | TurnEnd::ToolCall => Ok(()),
+        TurnEnd::ContextFull => {
+            eprintln!(
+                "kchat: the context (-c {}) is full; the answer is cut off",
+                opts.n_ctx
+            );
+            Ok(())
+        }
+        TurnEnd::Interrupted => bail!("interrupted"),
+    }
+}

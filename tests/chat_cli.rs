@@ -1,0 +1,99 @@
+//! `kchat -m FILE` with standard input not a terminal: the whole input is one
+//! user message, the answer goes to standard output, and kchat exits; bad
+//! input gets a one-line error. The real binary on the tiny model.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn chat(args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kchat"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn kchat");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write stdin");
+    child.wait_with_output().expect("wait")
+}
+
+fn model() -> &'static str {
+    common::tiny_model().to_str().expect("utf-8 path")
+}
+
+#[test]
+fn piped_message_gets_an_answer_and_kchat_exits() {
+    let args = ["-m", model(), "-n", "12", "--temp", "0", "-t", "2"];
+    let a = chat(&args, "Hello there\n");
+    let err = String::from_utf8_lossy(&a.stderr);
+    assert!(a.status.success(), "{err}");
+    let out = String::from_utf8_lossy(&a.stdout);
+    assert!(out.ends_with('\n'), "the answer ends its line: {out:?}");
+    assert!(!out.contains('\u{1b}'), "no escape codes in piped output");
+    // Greedy: the same message gives the same answer.
+    let b = chat(&args, "Hello there\n");
+    assert_eq!(a.stdout, b.stdout);
+    // llama-cli's chat-mode -p (a system prompt) changes the prompt, and
+    // so the state the answer starts from; the run still succeeds.
+    let c = chat(
+        &[
+            "-m",
+            model(),
+            "-n",
+            "4",
+            "-p",
+            "Persona: lawful_evil",
+            "-t",
+            "2",
+        ],
+        "Hi",
+    );
+    assert!(c.status.success(), "{}", String::from_utf8_lossy(&c.stderr));
+}
+
+#[test]
+fn bad_chat_input_gets_one_clear_line() {
+    let cases: [(&[&str], &str, &str); 4] = [
+        (&["-m", model()], "", "standard input is empty"),
+        (
+            &["-m", model(), "--persona", "chaotic_weird"],
+            "Hi",
+            "--persona",
+        ),
+        (&["-m", model(), "--reasoning", "max"], "Hi", "--reasoning"),
+        (
+            &[
+                "-m",
+                model(),
+                "--chat-template-file",
+                "/nonexistent/t.jinja",
+            ],
+            "Hi",
+            "--chat-template-file",
+        ),
+    ];
+    for (args, input, want) in cases {
+        let o = chat(args, input);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{args:?} should fail");
+        assert!(!err.contains("panicked"), "{err}");
+        let last = err.lines().last().unwrap_or_default();
+        assert!(
+            last.starts_with("kchat: ") && last.contains(want),
+            "{args:?}: {err}"
+        );
+    }
+    let o = chat(&["-m", "/nonexistent/model.gguf"], "Hi");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("/nonexistent/model.gguf"),
+        "{err}"
+    );
+}
