@@ -138,6 +138,9 @@ enum BenchCommand {
     /// kchat's logits and greedy text under a placement, against libllama and
     /// against kchat on the CPU (the GPU correctness check).
     Parity(kchat::bench::parity::ParityArgs),
+    /// A scripted conversation: per turn, prompt tokens reused from the KV
+    /// cache, tokens evaluated, time to the first token.
+    Chat(kchat::bench::chat::ChatBenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -170,6 +173,9 @@ fn run(cli: Cli) -> Result<()> {
         Some(Command::Bench(BenchCli::Model(args))) => kchat::bench::run(&args),
         Some(Command::Bench(BenchCli::Named(BenchCommand::Parity(args)))) => {
             kchat::bench::parity::run(&args)
+        }
+        Some(Command::Bench(BenchCli::Named(BenchCommand::Chat(args)))) => {
+            kchat::bench::chat::run(&args)
         }
         Some(Command::Devices) => {
             for d in ggml::Device::all() {

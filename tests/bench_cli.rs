@@ -118,3 +118,32 @@ fn bench_vs_llama_measures_both_engines_alternating() {
         }
     }
 }
+
+#[test]
+fn bench_chat_reuses_each_earlier_turn() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let model = tiny(dir.path());
+    let out = kchat(&[
+        "bench", "chat", "-m", &model, "--turns", "3", "--reply", "4", "-t", "1", "--json",
+    ]);
+    assert!(out.status.success(), "bench chat: {}", text(&out.stderr));
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", text(&out.stdout)));
+    let rows = rows.as_array().expect("rows");
+    assert_eq!(rows.len(), 3);
+    let n = |r: &serde_json::Value, k: &str| r[k].as_u64().expect(k);
+    assert_eq!(n(&rows[0], "reused"), 0);
+    for w in rows.windows(2) {
+        // The earlier prompt stays cached (all of it, or all but the token
+        // where the rendered reply parts from the sampled one).
+        assert!(n(&w[1], "reused") + 1 >= n(&w[0], "prompt_tokens"), "{w:?}");
+        assert_eq!(
+            n(&w[1], "reused") + n(&w[1], "prefilled"),
+            n(&w[1], "prompt_tokens")
+        );
+        assert!(
+            n(&w[1], "prefilled") < n(&w[1], "prompt_tokens") / 2,
+            "{w:?}"
+        );
+    }
+}

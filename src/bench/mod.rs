@@ -5,6 +5,7 @@
 //! The harness ([`harness`]) only knows the [`BenchEngine`] trait; each
 //! engine adapts itself to it ([`llama::LlamaEngine`] for libllama).
 
+pub mod chat;
 pub mod harness;
 pub mod kchat;
 pub mod llama;
