@@ -12,8 +12,7 @@ use serde::Serialize;
 use crate::engine::{ModelArgs, Sampler, SamplerArgs, Session};
 use crate::gguf::GgufModel;
 use crate::harmony::{
-    Channel, Conversation, Message, ParseEvent, Persona, ReasoningEffort, RenderTarget, Role,
-    SpecialToken, StreamParser, SystemSettings,
+    Channel, Message, ParseEvent, RenderTarget, Role, SpecialToken, StreamParser,
 };
 use crate::model::Model;
 use crate::tokenizer::Tokenizer;
@@ -112,26 +111,11 @@ fn prompt_tokens(args: &RunArgs, tok: &Tokenizer, text: &str) -> Result<Vec<u32>
     if args.raw {
         return Ok(tok.encode(text, true));
     }
-    let reasoning: ReasoningEffort = args
-        .reasoning
-        .parse()
-        .map_err(|e| anyhow::anyhow!("--reasoning: {e}"))?;
-    let mut conv = Conversation::new().with_system(SystemSettings {
-        reasoning_effort: reasoning,
-        conversation_start_date: Some(crate::harmony::CalendarDate::today_utc()),
-        ..SystemSettings::default()
-    });
-    let mut instructions = Vec::new();
-    if let Some(p) = &args.persona {
-        let persona: Persona = p.parse().map_err(|e| anyhow::anyhow!("--persona: {e}"))?;
-        instructions.push(persona.instructions());
-    }
-    if let Some(s) = &args.system_prompt {
-        instructions.push(s.clone());
-    }
-    if !instructions.is_empty() {
-        conv = conv.with_instructions(instructions.join("\n"));
-    }
+    let mut conv = crate::chat::cli::start_conversation(
+        &args.reasoning,
+        args.persona.as_deref(),
+        args.system_prompt.iter().cloned(),
+    )?;
     conv.push(Message::user(text));
     Ok(crate::harmony::render_tokens(
         &conv,
@@ -146,6 +130,9 @@ pub fn upload_progress() -> impl FnMut(u64, u64) {
     let mut progress: Option<crate::progress::Progress> = None;
     let mut seen = 0u64;
     move |done, total| {
+        if total == 0 {
+            return;
+        }
         let p =
             progress.get_or_insert_with(|| crate::progress::Progress::new(total, total > 1 << 30));
         p.add(done.saturating_sub(seen));

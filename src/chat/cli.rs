@@ -1,8 +1,8 @@
 //! `kchat -m FILE [flags]`: the chat's command line (llama-cli's flags plus
-//! kchat's own) and its non-interactive mode: with standard input not a
-//! terminal, the whole input is one user message, the final answer goes to
-//! standard output (reasoning to standard error with `--show-reasoning`),
-//! and kchat exits.
+//! kchat's own). On a terminal it starts the REPL ([`super::repl`]); with
+//! standard input not a terminal, the whole input is one user message, the
+//! final answer goes to standard output (reasoning to standard error with
+//! `--show-reasoning`), and kchat exits.
 
 use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
@@ -61,6 +61,9 @@ pub struct ChatArgs {
     /// Colors: auto (a terminal without `NO_COLOR`), always or never.
     #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorWhen::Auto)]
     pub color: ColorWhen,
+    /// The input history file (default: ~/.local/share/kchat/history).
+    #[arg(long, value_name = "FILE")]
+    pub history: Option<PathBuf>,
     /// Model, placement, context and batch flags.
     #[command(flatten)]
     pub model: ModelArgs,
@@ -73,47 +76,56 @@ impl ChatArgs {
     /// The conversation these flags start: system settings with the
     /// reasoning level, and the persona and system prompt as instructions.
     pub fn conversation(&self) -> Result<Conversation> {
-        let reasoning: ReasoningEffort = self
-            .reasoning
-            .parse()
-            .map_err(|e| anyhow::anyhow!("--reasoning: {e}"))?;
-        let mut conv = Conversation::new().with_system(SystemSettings {
-            reasoning_effort: reasoning,
-            conversation_start_date: Some(crate::harmony::CalendarDate::today_utc()),
-            ..SystemSettings::default()
-        });
-        let mut instructions = Vec::new();
-        if let Some(p) = &self.persona {
-            let persona: Persona = p.parse().map_err(|e| anyhow::anyhow!("--persona: {e}"))?;
-            instructions.push(persona.instructions());
-        }
-        instructions.extend(self.system_prompt.iter().cloned());
-        instructions.extend(self.prompt.iter().cloned());
-        if !instructions.is_empty() {
-            conv = conv.with_instructions(instructions.join("\n"));
-        }
-        Ok(conv)
+        let extra = self.system_prompt.iter().chain(&self.prompt).cloned();
+        start_conversation(&self.reasoning, self.persona.as_deref(), extra)
     }
 }
 
-/// Runs the chat: the non-interactive mode when standard input is not a
-/// terminal.
+/// A conversation with today's date, the reasoning level `reasoning`
+/// (`--reasoning`), and as developer instructions the persona `persona`
+/// (`--persona`) followed by `extra` (system prompts), one per line.
+pub fn start_conversation(
+    reasoning: &str,
+    persona: Option<&str>,
+    extra: impl IntoIterator<Item = String>,
+) -> Result<Conversation> {
+    let reasoning: ReasoningEffort = reasoning
+        .parse()
+        .map_err(|e| anyhow::anyhow!("--reasoning: {e}"))?;
+    let mut conv = Conversation::new().with_system(SystemSettings {
+        reasoning_effort: reasoning,
+        conversation_start_date: Some(crate::harmony::CalendarDate::today_utc()),
+        ..SystemSettings::default()
+    });
+    let mut instructions = Vec::new();
+    if let Some(p) = persona {
+        let persona: Persona = p.parse().map_err(|e| anyhow::anyhow!("--persona: {e}"))?;
+        instructions.push(persona.instructions());
+    }
+    instructions.extend(extra);
+    if !instructions.is_empty() {
+        conv = conv.with_instructions(instructions.join("\n"));
+    }
+    Ok(conv)
+}
+
+/// Runs the chat: the REPL on a terminal, else the non-interactive mode.
 pub fn run(args: &ChatArgs) -> Result<()> {
     let conversation = args.conversation()?;
-    if std::io::stdin().is_terminal() {
-        bail!(
-            "the interactive chat is not built yet; pipe a message in: echo \"Hi\" | kchat -m {}",
-            args.model.model.display()
-        );
-    }
-    let mut message = String::new();
-    std::io::stdin()
-        .read_to_string(&mut message)
-        .context("reading the message from standard input")?;
-    let message = message.trim_end();
-    if message.is_empty() {
-        bail!("standard input is empty: nothing to send");
-    }
+    let interactive = std::io::stdin().is_terminal();
+    let message = if interactive {
+        None
+    } else {
+        let mut message = String::new();
+        std::io::stdin()
+            .read_to_string(&mut message)
+            .context("reading the message from standard input")?;
+        let message = message.trim_end().to_owned();
+        if message.is_empty() {
+            bail!("standard input is empty: nothing to send");
+        }
+        Some(message)
+    };
     if let Some(f) = &args.chat_template_file {
         std::fs::metadata(f).with_context(|| format!("--chat-template-file {}", f.display()))?;
         eprintln!("kchat: --chat-template-file is accepted but not used: gpt-oss speaks harmony, which kchat renders itself");
@@ -130,10 +142,47 @@ pub fn run(args: &ChatArgs) -> Result<()> {
     let mut chat = Chat::new(&mut session, &tok, args.sampling.config(), conversation);
     chat.max_tokens = usize::try_from(args.n_predict).ok();
     let show_reasoning = args.show_reasoning && !args.hide_reasoning;
+    let Some(message) = message else {
+        let color = match args.color {
+            ColorWhen::Always => true,
+            ColorWhen::Never => false,
+            ColorWhen::Auto => {
+                std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+            }
+        };
+        let style = super::repl::Style { color };
+        let name = args
+            .model
+            .model
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        println!(
+            "kchat {} · {name} · context {} · {} · persona {} · reasoning {}",
+            env!("CARGO_PKG_VERSION"),
+            chat.session().n_ctx(),
+            model.placement,
+            args.persona.as_deref().unwrap_or("none"),
+            chat.conversation.system.reasoning_effort
+        );
+        println!(
+            "{}",
+            style.dim(
+                "/help lists the commands · Tab completes · Ctrl-C stops a reply · Ctrl-D leaves"
+            )
+        );
+        let mut repl = super::repl::Repl {
+            chat: &mut chat,
+            tokenizer: &tok,
+            show_reasoning,
+            style,
+            history: args.history.clone().or_else(super::repl::default_history),
+        };
+        return repl.run();
+    };
     let mut out = std::io::stdout().lock();
     let mut channel = None;
     let mut failed = None;
-    let stats = chat.turn(message, &mut |ev| match ev {
+    let stats = chat.turn(&message, &mut |ev| match ev {
         TurnEvent::Start(c) => channel = c,
         TurnEvent::Text(s) if channel == Some(Channel::Analysis) => {
             if show_reasoning {

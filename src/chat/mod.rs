@@ -7,6 +7,8 @@
 //! on its own against the real engine.
 
 pub mod cli;
+pub mod commands;
+pub mod repl;
 mod turn;
 
 pub use cli::ChatArgs;
