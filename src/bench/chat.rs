@@ -23,6 +23,10 @@ pub struct ChatBenchArgs {
     /// Tokens of each reply (greedy).
     #[arg(long, value_name = "N", default_value_t = 32)]
     pub reply: usize,
+    /// Empty the KV cache before every turn (what a runner without prefix
+    /// reuse pays), for comparison.
+    #[arg(long)]
+    pub no_reuse: bool,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -84,6 +88,9 @@ pub fn run(args: &ChatBenchArgs) -> Result<()> {
         println!("|---:|---:|---:|---:|---:|---:|");
     }
     for k in 1..=args.turns {
+        if args.no_reuse {
+            chat.clear_cache();
+        }
         let s = chat.turn(&message(k), &mut |_| {})?;
         let row = TurnRow {
             turn: k,

@@ -106,6 +106,12 @@ impl<'s, 'm, 'f> Chat<'s, 'm, 'f> {
         self.cancel.clone()
     }
 
+    /// Empties the KV cache: the next turn evaluates its whole prompt (for
+    /// comparisons; turns never need it).
+    pub fn clear_cache(&mut self) {
+        self.session.clear();
+    }
+
     /// The session (for statistics and the context size).
     pub fn session(&self) -> &Session<'m, 'f> {
         self.session
