@@ -56,6 +56,31 @@ fn piped_message_gets_an_answer_and_kchat_exits() {
         "Hi",
     );
     assert!(c.status.success(), "{}", String::from_utf8_lossy(&c.stderr));
+    // --chat-template-file is accepted; kchat says once when it differs.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let t = dir.path().join("t.jinja");
+    std::fs::write(&t, "{{ messages }}").expect("write template");
+    let t = t.to_str().expect("utf-8");
+    let d = chat(
+        &[
+            "-m",
+            model(),
+            "-n",
+            "2",
+            "--chat-template-file",
+            t,
+            "-t",
+            "2",
+        ],
+        "Hi",
+    );
+    let err = String::from_utf8_lossy(&d.stderr);
+    assert!(d.status.success(), "{err}");
+    assert_eq!(
+        err.matches("differs from the model's template").count(),
+        1,
+        "{err}"
+    );
 }
 
 #[test]

@@ -48,6 +48,16 @@ fn a_session_in_a_terminal() {
     p.exp_string("chaotic_evil")
         .expect("the list after completion");
 
+    // A pasted multi-line text is one message.
+    p.send("\x1b[200~first line\nsecond line\x1b[201~")
+        .expect("paste");
+    p.send_line("").expect("enter");
+    p.exp_regex(r"6 tokens \S+ prefill")
+        .expect("one reply to the paste");
+    p.send_line("/prompt").expect("send");
+    p.exp_regex(r"<\|message\|>first line\r?\n?second line<\|end\|>")
+        .expect("both lines in one user message");
+
     p.send_line("/persna").expect("send");
     p.exp_string("did you mean /persona").expect("suggestion");
 

@@ -126,12 +126,19 @@ pub fn run(args: &ChatArgs) -> Result<()> {
         }
         Some(message)
     };
-    if let Some(f) = &args.chat_template_file {
-        std::fs::metadata(f).with_context(|| format!("--chat-template-file {}", f.display()))?;
-        eprintln!("kchat: --chat-template-file is accepted but not used: gpt-oss speaks harmony, which kchat renders itself");
-    }
+    let template = match &args.chat_template_file {
+        Some(f) => Some(
+            std::fs::read_to_string(f)
+                .with_context(|| format!("--chat-template-file {}", f.display()))?,
+        ),
+        None => None,
+    };
     let opts = args.model.options();
     let gguf = GgufModel::open(&args.model.model)?;
+    let model_template = gguf.get("tokenizer.chat_template").and_then(|v| v.as_str());
+    if template.is_some_and(|t| Some(t.trim()) != model_template.map(str::trim)) {
+        eprintln!("kchat: --chat-template-file differs from the model's template; kchat renders harmony itself, so the file is not used");
+    }
     let tok = Tokenizer::from_gguf(|k| gguf.get(k))
         .with_context(|| format!("{}: tokenizer", gguf.path().display()))?;
     let model = Model::load(&gguf, &opts, &mut crate::run::upload_progress())?;
@@ -176,6 +183,7 @@ pub fn run(args: &ChatArgs) -> Result<()> {
             show_reasoning,
             style,
             history: args.history.clone().or_else(super::repl::default_history),
+            interrupted: Vec::new(),
         };
         return repl.run();
     };

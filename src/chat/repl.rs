@@ -72,6 +72,8 @@ pub struct Repl<'c, 's, 'm, 'f> {
     pub style: Style,
     /// The history file.
     pub history: Option<PathBuf>,
+    /// Messages of replies cut short by Ctrl-C (saved with the transcript).
+    pub interrupted: Vec<usize>,
 }
 
 /// The default history file: `$XDG_DATA_HOME/kchat/history` or
@@ -164,16 +166,24 @@ impl Repl<'_, '_, '_, '_> {
             SlashCommand::Think(show) => self.show_reasoning = show,
             SlashCommand::Clear => {
                 conv.messages.clear();
+                self.interrupted.clear();
                 println!("{}", self.style.dim("new conversation"));
             }
             SlashCommand::Save(file) => {
-                let text = serde_json::to_string_pretty(&*conv)?;
+                let t = Transcript {
+                    conversation: conv.clone(),
+                    show_reasoning: self.show_reasoning,
+                    interrupted: self.interrupted.clone(),
+                };
+                let text = serde_json::to_string_pretty(&t)?;
                 std::fs::write(&file, text).with_context(|| format!("/save {file}"))?;
                 println!("saved {} messages to {file}", conv.messages.len());
             }
             SlashCommand::Load(file) => match load(&file) {
-                Ok(c) => {
-                    *conv = c;
+                Ok(t) => {
+                    *conv = t.conversation;
+                    self.show_reasoning = t.show_reasoning;
+                    self.interrupted = t.interrupted;
                     println!("loaded {} messages from {file}", conv.messages.len());
                 }
                 Err(e) => println!("/load {file}: {e:#}"),
@@ -182,6 +192,7 @@ impl Repl<'_, '_, '_, '_> {
                 match conv.messages.iter().rposition(|m| m.author == Author::User) {
                     Some(i) => {
                         conv.messages.truncate(i + 1);
+                        self.interrupted.retain(|&m| m <= i);
                         let stats = self.generate(None)?;
                         self.status(&stats);
                     }
@@ -192,6 +203,7 @@ impl Repl<'_, '_, '_, '_> {
                 match conv.messages.iter().rposition(|m| m.author == Author::User) {
                     Some(i) => {
                         conv.messages.truncate(i);
+                        self.interrupted.retain(|&m| m < i);
                         println!("{}", self.style.dim("removed the last exchange"));
                     }
                     None => println!("nothing to undo"),
@@ -267,6 +279,18 @@ impl Repl<'_, '_, '_, '_> {
             Some(u) => self.chat.turn(u, &mut on),
             None => self.chat.reply(&mut on),
         };
+        if let Ok(s) = &result {
+            let conv = &self.chat.conversation;
+            let last = conv.messages.len();
+            if s.end == TurnEnd::Interrupted
+                && conv
+                    .messages
+                    .last()
+                    .is_some_and(|m| m.author == Author::Assistant)
+            {
+                self.interrupted.push(last - 1);
+            }
+        }
         done.store(true, Ordering::Relaxed);
         if let Some(w) = watcher {
             let _ = w.join();
@@ -324,7 +348,19 @@ fn persona_of(conv: &Conversation) -> String {
         .map_or_else(|| "none".to_owned(), |p| p.to_string())
 }
 
-fn load(file: &str) -> Result<Conversation> {
+/// What `/save` writes: the conversation (with its system settings and
+/// persona), the display settings, and which replies were interrupted.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Transcript {
+    conversation: Conversation,
+    show_reasoning: bool,
+    /// Indices into the conversation's messages of replies cut short by
+    /// Ctrl-C.
+    #[serde(default)]
+    interrupted: Vec<usize>,
+}
+
+fn load(file: &str) -> Result<Transcript> {
     let text = std::fs::read_to_string(file)?;
     Ok(serde_json::from_str(&text)?)
 }
