@@ -250,43 +250,12 @@ impl Mask {
         cells: usize,
         queries: std::ops::Range<i64>,
         f16: bool,
-        mut visible: impl FnMut(i64, &mut [bool]),
+        visible: impl FnMut(i64, &mut [bool]),
     ) -> Mask {
-        let rows = usize::try_from(queries.end - queries.start).unwrap_or(0);
-        let mut vis = vec![false; cells];
-        let mut fill = |out: &mut dyn FnMut(usize, &[bool])| {
-            for (r, q) in queries.clone().enumerate() {
-                visible(q, &mut vis);
-                out(r, &vis);
-            }
-        };
-        fn put<T: Copy>(dst: &mut [T], vis: &[bool], zero: T, hidden: T) {
-            for (d, &v) in dst.iter_mut().zip(vis) {
-                *d = if v { zero } else { hidden };
-            }
-        }
         if f16 {
-            let mut m = vec![F16_NEG_INF; cells * rows];
-            fill(&mut |r, vis| {
-                put(
-                    &mut m[r * cells..(r + 1) * cells],
-                    vis,
-                    F16_ZERO,
-                    F16_NEG_INF,
-                )
-            });
-            Mask::F16(m)
+            Mask::F16(rows(cells, queries, F16_ZERO, F16_NEG_INF, visible))
         } else {
-            let mut m = vec![f32::NEG_INFINITY; cells * rows];
-            fill(&mut |r, vis| {
-                put(
-                    &mut m[r * cells..(r + 1) * cells],
-                    vis,
-                    0.0,
-                    f32::NEG_INFINITY,
-                )
-            });
-            Mask::F32(m)
+            Mask::F32(rows(cells, queries, 0.0, f32::NEG_INFINITY, visible))
         }
     }
 
@@ -297,6 +266,25 @@ impl Mask {
             Mask::F32(m) => t.write_f32(m),
         }
     }
+}
+
+/// `cells` values per query position: `zero` where `visible` marks the
+/// cell, `hidden` elsewhere.
+fn rows<T: Copy>(
+    cells: usize,
+    queries: std::ops::Range<i64>,
+    zero: T,
+    hidden: T,
+    mut visible: impl FnMut(i64, &mut [bool]),
+) -> Vec<T> {
+    let mut vis = vec![false; cells];
+    let mut out =
+        Vec::with_capacity(cells * usize::try_from(queries.end - queries.start).unwrap_or(0));
+    for q in queries {
+        visible(q, &mut vis);
+        out.extend(vis.iter().map(|&v| if v { zero } else { hidden }));
+    }
+    out
 }
 
 #[cfg(test)]

@@ -97,8 +97,9 @@ pub struct ModelArgs {
     /// Model file (the first shard of a split model).
     #[arg(short = 'm', long = "model", value_name = "FILE")]
     pub model: std::path::PathBuf,
-    /// Layers on the GPU, counted from the last (999: all; 0: weights stay in
-    /// host memory). Default: all when a GPU is found.
+    /// Layers on the GPU, counted from the last, the output layer first
+    /// (999: all; 0: weights stay in host memory). Default: all when a GPU
+    /// is found.
     #[arg(long = "n-gpu-layers", visible_alias = "ngl", value_name = "N")]
     pub n_gpu_layers: Option<u32>,
     /// Keep the expert tensors of the first N layers in host memory.

@@ -182,7 +182,6 @@ impl<'m, 'f> Session<'m, 'f> {
     fn check_flash_attn(&mut self) -> Result<bool, SessionError> {
         let spec = self.spec(1, 1, true);
         let (g, inputs) = self.build(&spec)?;
-        self.pin_norms(&g, &inputs, 1);
         self.sched
             .reserve_size(&g.graph(), self.model.backends().len());
         let mut ok = true;
@@ -212,8 +211,7 @@ impl<'m, 'f> Session<'m, 'f> {
         let mut spec = self.spec(ub, 1, self.flash_attn);
         spec.n_kv_full = self.kv.n_ctx();
         spec.n_kv_swa = self.kv.ring();
-        let (g, inputs) = self.build(&spec)?;
-        self.pin_norms(&g, &inputs, ub);
+        let (g, _) = self.build(&spec)?;
         let backends = self.model.backends();
         let sizes = self.sched.reserve_size(&g.graph(), backends.len());
         for (b, &need) in backends.iter().zip(&sizes) {
@@ -236,16 +234,15 @@ impl<'m, 'f> Session<'m, 'f> {
         // A fresh graph: measuring split `g`, and a split rewrites the
         // sources of nodes that read another device's tensors to copies that
         // live only until the next split.
-        let (g, inputs) = self.build(&spec)?;
-        self.pin_norms(&g, &inputs, ub);
+        let (g, _) = self.build(&spec)?;
         self.sched.reserve(&g.graph())?;
         self.compute_bytes = sizes;
         Ok(())
     }
 
     /// The graph of one micro-batch of shape `spec`, over this session's
-    /// weights and cache.
-    fn build(&self, spec: &GraphSpec) -> Result<(OwnedGraph, GraphInputs), SessionError> {
+    /// weights and cache, its RMS norms pinned ([`Session::pin_norms`]).
+    fn build(&mut self, spec: &GraphSpec) -> Result<(OwnedGraph, GraphInputs), SessionError> {
         let size = graph_size(self.model.hp.n_layer);
         let graph = OwnedGraph::new(size, size)?;
         let inputs = build_graph(
@@ -255,6 +252,7 @@ impl<'m, 'f> Session<'m, 'f> {
             &self.model.hp,
             spec,
         )?;
+        self.pin_norms(&graph, &inputs, spec.n_tokens);
         Ok((graph, inputs))
     }
 
@@ -464,7 +462,6 @@ impl<'m, 'f> Session<'m, 'f> {
             self.built = None;
             self.sched.reset();
             let (graph, inputs) = self.build(&spec)?;
-            self.pin_norms(&graph, &inputs, n);
             self.sched.alloc_graph(&mut graph.graph())?;
             self.stats.graphs_built += 1;
             self.built = Some(Built {

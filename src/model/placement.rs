@@ -1,8 +1,9 @@
 //! Where each tensor lives, with llama.cpp's flag meanings: `-ngl N` counts
 //! the output layer as the last layer, so it puts the output layer and the
 //! last N - 1 repeating layers on the first GPU (`-ngl 1`: the output layer
-//! alone; all layers from `-ngl n_layer+1` on); `--n-cpu-moe N` keeps the expert tensors of the first N
-//! layers in host memory. The token embedding always stays on the CPU.
+//! alone; all layers from `-ngl n_layer+1` on); `--n-cpu-moe N` keeps the
+//! expert tensors of the first N layers in host memory. The token embedding
+//! always stays on the CPU.
 //!
 //! [`MemoryPlan`] adds up what each device needs before anything is
 //! allocated, and turns a plan that does not fit into a message with flags

@@ -201,17 +201,14 @@ impl<'f> Weights<'f> {
             let buf = Buffer::alloc_host(dev, size)?;
             Some((buf, offsets))
         });
-        let copy_total = |pinned: bool| -> u64 {
-            found
-                .iter()
-                .filter(|(_, t, w)| *w == Where::Gpu || (pinned && pinnable(t, w)))
-                .map(|(_, t, _)| t.data.len() as u64)
-                .sum()
-        };
-        let total = copy_total(pinned.is_some());
+        let is_pinned = pinned.is_some();
+        let total: u64 = found
+            .iter()
+            .filter(|(_, t, w)| *w == Where::Gpu || (is_pinned && pinnable(t, w)))
+            .map(|(_, t, _)| t.data.len() as u64)
+            .sum();
         progress(0, total);
         let mut host = Vec::new();
-        let is_pinned = pinned.is_some();
         if let Some((buf, offsets)) = pinned {
             buf.mark_weights();
             let mine = found.iter().filter(|(_, t, w)| pinnable(t, w));
