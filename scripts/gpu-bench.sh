@@ -40,6 +40,15 @@ if has ram; then
     $k bench -m $m -ngl 999 --cpu-moe -p 512 -n 64 -r 3 -t "$t" --vs-llama 2>/dev/null
   done | tee "$out/bench-ram.md"
 fi
+if has ramload; then
+  for p in "--n-cpu-moe 12" "--cpu-moe"; do
+    for e in kchat llama; do
+      # shellcheck disable=SC2086
+      python3 scripts/measure.py --label "$e $p" -- \
+        $k bench -m $m --engine $e -ngl 999 $p -p 16 -n 1 -r 1
+    done
+  done | tee "$out/load-ram.jsonl"
+fi
 if has ncu; then
   # Kernel times of a few single-token steps of each engine; BENCHMARKS.md
   # reads one step between two runs of the output head.
