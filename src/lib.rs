@@ -24,4 +24,5 @@ pub mod progress;
 pub mod rng;
 pub mod run;
 pub mod tokenizer;
+pub mod tools;
 pub mod version;
