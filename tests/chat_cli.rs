@@ -122,3 +122,64 @@ fn bad_chat_input_gets_one_clear_line() {
         "{err}"
     );
 }
+
+/// The scripted reply of a model that writes `out.txt`, then answers.
+fn write_then_answer(dir: &std::path::Path) -> std::path::PathBuf {
+    let script = dir.join("replies.txt");
+    std::fs::write(
+        &script,
+        "<|channel|>commentary to=functions.write <|constrain|>json<|message|>\
+         {\"path\":\"out.txt\",\"content\":\"made by the model\\n\"}<|call|>\
+         <|channel|>final<|message|>Wrote it.<|return|>",
+    )
+    .expect("script");
+    script
+}
+
+#[test]
+fn piped_tool_calls_follow_the_policy() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let script = write_then_answer(dir.path());
+    let ws = dir.path().to_str().expect("utf-8");
+    let base = [
+        "-m",
+        model(),
+        "-t",
+        "2",
+        "--workspace",
+        ws,
+        "--script-replies",
+        script.to_str().expect("utf-8"),
+    ];
+
+    // Nobody can approve: the call is denied, the file not written, the
+    // answer still printed.
+    let a = chat(&base, "Write a file\n");
+    let err = String::from_utf8_lossy(&a.stderr);
+    assert!(a.status.success(), "{err}");
+    assert!(err.contains("kchat: tool call functions.write"), "{err}");
+    assert!(err.contains("no one can approve tool calls"), "{err}");
+    assert_eq!(String::from_utf8_lossy(&a.stdout), "Wrote it.\n");
+    assert!(!dir.path().join("out.txt").exists());
+
+    // --approval auto: it runs.
+    let mut args = base.to_vec();
+    args.extend(["--approval", "auto"]);
+    let a = chat(&args, "Write a file\n");
+    let err = String::from_utf8_lossy(&a.stderr);
+    assert!(a.status.success(), "{err}");
+    assert!(err.contains("created out.txt (1 line, 18 bytes)"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("out.txt")).expect("written"),
+        "made by the model\n"
+    );
+
+    // A workspace that is not a directory is a one-line error.
+    let mut args = base.to_vec();
+    args[5] = "/nonexistent/dir";
+    let a = chat(&args, "Hi\n");
+    assert!(!a.status.success());
+    let err = String::from_utf8_lossy(&a.stderr);
+    assert!(err.contains("--workspace"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+}

@@ -9,12 +9,17 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context as _, Result};
 
+use super::agent::{agent_turn, AgentUi};
+use super::ui::Style;
 use super::{Chat, TurnEnd, TurnEvent};
 use crate::engine::{ModelArgs, SamplerArgs, Session};
 use crate::gguf::GgufModel;
 use crate::harmony::{Channel, Conversation, Persona, ReasoningEffort, SystemSettings};
 use crate::model::Model;
 use crate::tokenizer::Tokenizer;
+use crate::tools::{
+    declarations, ApprovalRequest, Approver, Decision, Policy, ToolArgs, ToolCall, ToolOutcome,
+};
 
 /// When to color the output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -70,14 +75,28 @@ pub struct ChatArgs {
     /// Sampling flags.
     #[command(flatten)]
     pub sampling: SamplerArgs,
+    /// Tool flags.
+    #[command(flatten)]
+    pub tools: ToolArgs,
+    /// Replies written in advance: the harmony text (special tokens
+    /// included) of what the model says, consumed token by token before
+    /// sampling takes over. For tests and demos of tool calls on synthetic
+    /// models, whose random weights never call a tool.
+    #[arg(long, value_name = "FILE", hide = true)]
+    pub script_replies: Option<PathBuf>,
 }
 
 impl ChatArgs {
     /// The conversation these flags start: system settings with the
-    /// reasoning level, and the persona and system prompt as instructions.
+    /// reasoning level, the persona and system prompt as instructions, and
+    /// the tools unless `--no-tools`.
     pub fn conversation(&self) -> Result<Conversation> {
         let extra = self.system_prompt.iter().chain(&self.prompt).cloned();
-        start_conversation(&self.reasoning, self.persona.as_deref(), extra)
+        let mut conv = start_conversation(&self.reasoning, self.persona.as_deref(), extra)?;
+        if !self.tools.no_tools {
+            conv.tools = declarations();
+        }
+        Ok(conv)
     }
 }
 
@@ -126,6 +145,13 @@ pub fn run(args: &ChatArgs) -> Result<()> {
         }
         Some(message)
     };
+    let script = match &args.script_replies {
+        Some(f) => Some(
+            std::fs::read_to_string(f)
+                .with_context(|| format!("--script-replies {}", f.display()))?,
+        ),
+        None => None,
+    };
     let template = match &args.chat_template_file {
         Some(f) => Some(
             std::fs::read_to_string(f)
@@ -133,6 +159,10 @@ pub fn run(args: &ChatArgs) -> Result<()> {
         ),
         None => None,
     };
+    let mut tools = args
+        .tools
+        .toolbox(Default::default())
+        .map_err(|e| anyhow::anyhow!("--workspace: {e}"))?;
     let opts = args.model.options();
     let gguf = GgufModel::open(&args.model.model)?;
     let model_template = gguf.get("tokenizer.chat_template").and_then(|v| v.as_str());
@@ -148,6 +178,14 @@ pub fn run(args: &ChatArgs) -> Result<()> {
     let mut session = Session::new(&model)?;
     let mut chat = Chat::new(&mut session, &tok, args.sampling.config(), conversation);
     chat.max_tokens = usize::try_from(args.n_predict).ok();
+    tools.set_cancel(chat.cancel_flag());
+    if let Some(text) = script {
+        let then = crate::engine::Sampler::new(args.sampling.config());
+        chat.set_token_source(Box::new(super::Scripted::new(
+            tok.encode(&text, true),
+            then,
+        )));
+    }
     let show_reasoning = args.show_reasoning && !args.hide_reasoning;
     let Some(message) = message else {
         let color = match args.color {
@@ -157,7 +195,7 @@ pub fn run(args: &ChatArgs) -> Result<()> {
                 std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
             }
         };
-        let style = super::repl::Style { color };
+        let style = Style { color };
         let name = args
             .model
             .model
@@ -171,6 +209,22 @@ pub fn run(args: &ChatArgs) -> Result<()> {
             args.persona.as_deref().unwrap_or("none"),
             chat.conversation.system.reasoning_effort
         );
+        let tools_line = if tools.enabled {
+            format!(
+                "tools: bash read write edit · approval {} · workspace {}",
+                tools.policy,
+                tools.workspace().root().display()
+            )
+        } else {
+            "tools: off".to_owned()
+        };
+        println!("{}", style.dim(&tools_line));
+        if tools.enabled && tools.policy == Policy::Auto {
+            println!(
+                "{}",
+                style.red("--approval auto: tool calls inside the workspace run without asking (paths outside still ask)")
+            );
+        }
         println!(
             "{}",
             style.dim(
@@ -179,34 +233,29 @@ pub fn run(args: &ChatArgs) -> Result<()> {
         );
         let mut repl = super::repl::Repl {
             chat: &mut chat,
+            tools: &mut tools,
             tokenizer: &tok,
             show_reasoning,
             style,
             history: args.history.clone().or_else(super::repl::default_history),
             interrupted: Vec::new(),
+            typed_ahead: String::new(),
         };
         return repl.run();
     };
-    let mut out = std::io::stdout().lock();
-    let mut channel = None;
-    let mut failed = None;
-    let stats = chat.turn(&message, &mut |ev| match ev {
-        TurnEvent::Start(c) => channel = c,
-        TurnEvent::Text(s) if channel == Some(Channel::Analysis) => {
-            if show_reasoning {
-                eprint!("{s}");
-            }
-        }
-        TurnEvent::Text(s) => {
-            if let Err(e) = out.write_all(s.as_bytes()).and_then(|()| out.flush()) {
-                failed.get_or_insert(e);
-            }
-        }
-    })?;
-    if let Some(e) = failed {
+    let mut ui = PipedUi {
+        out: std::io::stdout().lock(),
+        show_reasoning,
+        channel: None,
+        in_call: false,
+        failed: None,
+        policy: tools.policy,
+    };
+    let stats = agent_turn(&mut chat, &mut tools, Some(&message), &mut ui)?;
+    if let Some(e) = ui.failed {
         return Err(e).context("writing the answer to standard output");
     }
-    writeln!(out).context("writing the answer to standard output")?;
+    writeln!(ui.out).context("writing the answer to standard output")?;
     match stats.end {
         TurnEnd::Answered | TurnEnd::Limit | TurnEnd::ToolCall => Ok(()),
         TurnEnd::ContextFull => {
@@ -217,5 +266,75 @@ pub fn run(args: &ChatArgs) -> Result<()> {
             Ok(())
         }
         TurnEnd::Interrupted => bail!("interrupted"),
+    }
+}
+
+/// The non-interactive front end: the final answer to stdout, reasoning
+/// (with `--show-reasoning`) and tool activity to stderr; nobody can answer
+/// an approval prompt, so calls the policy does not allow are denied.
+struct PipedUi {
+    out: std::io::StdoutLock<'static>,
+    show_reasoning: bool,
+    channel: Option<Channel>,
+    in_call: bool,
+    failed: Option<std::io::Error>,
+    policy: Policy,
+}
+
+impl AgentUi for PipedUi {
+    fn stream(&mut self, event: TurnEvent) {
+        match event {
+            TurnEvent::Start(h) => {
+                self.channel = h.channel;
+                self.in_call = h.recipient.is_some();
+            }
+            TurnEvent::Text(_) if self.in_call => {}
+            TurnEvent::Text(s)
+                if matches!(self.channel, Some(Channel::Analysis | Channel::Commentary)) =>
+            {
+                if self.show_reasoning {
+                    eprint!("{s}");
+                }
+            }
+            TurnEvent::Text(s) => {
+                if let Err(e) = self
+                    .out
+                    .write_all(s.as_bytes())
+                    .and_then(|()| self.out.flush())
+                {
+                    self.failed.get_or_insert(e);
+                }
+            }
+        }
+    }
+
+    fn call_started(&mut self, name: &str, arguments: &str) {
+        eprintln!("kchat: tool call {name} {arguments}");
+    }
+
+    fn call_finished(&mut self, _: Option<&ToolCall>, outcome: &ToolOutcome) {
+        match outcome {
+            ToolOutcome::Ran { for_user, .. } => eprintln!("{for_user}"),
+            other => eprintln!("kchat: {}", other.for_model()),
+        }
+    }
+
+    fn notice(&mut self, text: &str) {
+        eprintln!("kchat: {text}");
+    }
+}
+
+impl Approver for PipedUi {
+    fn approve(&mut self, _: &ApprovalRequest) -> Decision {
+        eprintln!(
+            "kchat: denied: no one can approve tool calls when standard input is not a terminal (--approval {}; read-only or auto allow calls inside the workspace)",
+            self.policy
+        );
+        Decision::Deny {
+            reason: Some(
+                "kchat runs non-interactively and the user's policy does not allow this call"
+                    .to_owned(),
+            ),
+        }
     }
 }

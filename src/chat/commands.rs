@@ -21,7 +21,10 @@ pub const COMMANDS: [(&str, &str); 14] = [
     ("/stats", "speed and cache figures of the session"),
     ("/context", "tokens used per message"),
     ("/prompt", "show the exact rendered prompt text"),
-    ("/tools", "on|off: let the model call tools"),
+    (
+        "/tools",
+        "[on|off] let the model call tools (no argument: show them and what is allowed)",
+    ),
     ("/exit", "leave"),
 ];
 
@@ -65,8 +68,8 @@ pub enum SlashCommand {
     Context,
     /// `/prompt`.
     Prompt,
-    /// `/tools on|off`: true turns them on.
-    Tools(bool),
+    /// `/tools [on|off]`: Some(true) turns them on, None shows them.
+    Tools(Option<bool>),
     /// `/exit`.
     Exit,
 }
@@ -111,7 +114,8 @@ pub fn parse(line: &str) -> Result<SlashCommand, String> {
         "/stats" => SlashCommand::Stats,
         "/context" => SlashCommand::Context,
         "/prompt" => SlashCommand::Prompt,
-        "/tools" => SlashCommand::Tools(one_of(["on", "off"])?),
+        "/tools" if arg.is_empty() => SlashCommand::Tools(None),
+        "/tools" => SlashCommand::Tools(Some(one_of(["on", "off"])?)),
         "/exit" | "/quit" => SlashCommand::Exit,
         other => {
             return Err(match suggest(other) {
@@ -201,7 +205,8 @@ mod tests {
             parse("/save my chat.json"),
             Ok(SlashCommand::Save("my chat.json".into()))
         );
-        assert_eq!(parse("/tools off"), Ok(SlashCommand::Tools(false)));
+        assert_eq!(parse("/tools off"), Ok(SlashCommand::Tools(Some(false))));
+        assert_eq!(parse("/tools"), Ok(SlashCommand::Tools(None)));
         assert_eq!(parse("/quit"), Ok(SlashCommand::Exit));
     }
 

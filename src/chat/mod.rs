@@ -6,10 +6,13 @@
 //! this; the turn logic stays free of terminal concerns so it can be tested
 //! on its own against the real engine.
 
+pub mod agent;
 pub mod cli;
 pub mod commands;
 pub mod repl;
 mod turn;
+pub mod ui;
 
+pub use agent::{agent_turn, AgentStats, AgentUi};
 pub use cli::ChatArgs;
-pub use turn::{Chat, TurnEnd, TurnEvent, TurnStats};
+pub use turn::{Chat, Scripted, TokenSource, TurnEnd, TurnEvent, TurnStats};

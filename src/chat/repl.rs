@@ -4,26 +4,24 @@
 //! when hidden), a dim status line after each reply, and Ctrl-C to stop a
 //! reply within one token.
 
-use std::io::Write;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
-use crossterm::event::{self, Event, KeyCode, KeyEvent, KeyModifiers};
-use crossterm::terminal;
 use rustyline::completion::Completer;
 use rustyline::error::ReadlineError;
 use rustyline::history::DefaultHistory;
 use rustyline::{Editor, Helper, Highlighter, Hinter, Validator};
 
+use super::agent::{agent_turn, AgentStats};
 use super::commands::{self, PersonaArg, SlashCommand};
-use super::{Chat, TurnEnd, TurnEvent, TurnStats};
+use super::ui::{KeyPump, RawMode, Style, TermUi};
+use super::{Chat, TurnEnd, TurnStats};
 use crate::harmony::{
-    render_message_tokens, render_text, Author, Channel, Conversation, Persona, RenderTarget,
+    render_message_tokens, render_text, Author, Conversation, Persona, RenderTarget,
 };
 use crate::tokenizer::Tokenizer;
+use crate::tools::{declarations, Toolbox};
 
 /// Completes slash commands and persona names.
 #[derive(Helper, Hinter, Highlighter, Validator)]
@@ -42,28 +40,12 @@ impl Completer for ChatHelper {
     }
 }
 
-/// Terminal styling, off for `--color never`, `NO_COLOR` or a pipe.
-#[derive(Clone, Copy)]
-pub struct Style {
-    /// Whether escape codes are written.
-    pub color: bool,
-}
-
-impl Style {
-    /// `s` dimmed.
-    pub fn dim(self, s: &str) -> String {
-        if self.color {
-            format!("\x1b[2m{s}\x1b[0m")
-        } else {
-            s.to_owned()
-        }
-    }
-}
-
 /// What the REPL keeps beside the chat.
 pub struct Repl<'c, 's, 'm, 'f> {
     /// The conversation and its session.
     pub chat: &'c mut Chat<'s, 'm, 'f>,
+    /// The tools and what the user allowed.
+    pub tools: &'c mut Toolbox,
     /// The tokenizer (for `/context`).
     pub tokenizer: &'s Tokenizer,
     /// Show the reasoning.
@@ -74,6 +56,8 @@ pub struct Repl<'c, 's, 'm, 'f> {
     pub history: Option<PathBuf>,
     /// Messages of replies cut short by Ctrl-C (saved with the transcript).
     pub interrupted: Vec<usize>,
+    /// Text typed while the last turn ran: the next prompt starts with it.
+    pub typed_ahead: String,
 }
 
 /// The default history file: `$XDG_DATA_HOME/kchat/history` or
@@ -100,7 +84,8 @@ impl Repl<'_, '_, '_, '_> {
         }
         let mut armed_exit = false;
         loop {
-            let line = match read_message(&mut ed) {
+            let typed = std::mem::take(&mut self.typed_ahead);
+            let line = match read_message(&mut ed, &typed) {
                 Ok(line) => line,
                 Err(ReadlineError::Interrupted) => {
                     if armed_exit {
@@ -166,6 +151,7 @@ impl Repl<'_, '_, '_, '_> {
             SlashCommand::Think(show) => self.show_reasoning = show,
             SlashCommand::Clear => {
                 conv.messages.clear();
+                self.tools.reset();
                 self.interrupted.clear();
                 println!("{}", self.style.dim("new conversation"));
             }
@@ -182,6 +168,8 @@ impl Repl<'_, '_, '_, '_> {
             SlashCommand::Load(file) => match load(&file) {
                 Ok(t) => {
                     *conv = t.conversation;
+                    self.tools.reset();
+                    self.tools.enabled = !conv.tools.is_empty();
                     self.show_reasoning = t.show_reasoning;
                     self.interrupted = t.interrupted;
                     println!("loaded {} messages from {file}", conv.messages.len());
@@ -235,73 +223,75 @@ impl Repl<'_, '_, '_, '_> {
                 );
             }
             SlashCommand::Prompt => println!("{}", render_text(conv, RenderTarget::Completion)),
-            SlashCommand::Tools(_) => println!("tools are not available yet"),
+            SlashCommand::Tools(on) => self.tools_command(on),
             SlashCommand::Exit => {}
         }
         Ok(())
     }
 
-    /// Streams the reply to `user` (None: to the conversation as it is).
-    fn generate(&mut self, user: Option<&str>) -> Result<TurnStats> {
+    /// `/tools [on|off]`.
+    fn tools_command(&mut self, on: Option<bool>) {
+        let conv = &mut self.chat.conversation;
+        match on {
+            Some(true) => {
+                self.tools.enabled = true;
+                conv.tools = declarations();
+                println!("tools: on (from the next reply on)");
+            }
+            Some(false) => {
+                self.tools.enabled = false;
+                conv.tools.clear();
+                println!("tools: off (from the next reply on)");
+            }
+            None => {
+                let state = if self.tools.enabled { "on" } else { "off" };
+                println!(
+                    "tools: {state} · approval {} · workspace {} · bash timeout {} s (max {} s) · {} calls a turn",
+                    self.tools.policy,
+                    self.tools.workspace().root().display(),
+                    self.tools.default_timeout.as_secs_f64(),
+                    self.tools.max_timeout.as_secs_f64(),
+                    self.tools.max_calls
+                );
+                for d in declarations() {
+                    let first = d.description.lines().next().unwrap_or_default();
+                    println!("  {:<6} {first}", d.name);
+                }
+                for g in self.tools.grants.describe() {
+                    println!("  allowed: {g}");
+                }
+            }
+        }
+    }
+
+    /// Runs a turn for `user` (None: a reply to the conversation as it is):
+    /// the reply streamed, tool calls approved and run, until the answer.
+    fn generate(&mut self, user: Option<&str>) -> Result<AgentStats> {
         let raw = RawMode::enable();
-        let cancel = self.chat.cancel_flag();
-        let done = Arc::new(AtomicBool::new(false));
-        let watcher = raw.active.then(|| ctrl_c_watcher(cancel, done.clone()));
-        let (style, show) = (self.style, self.show_reasoning);
-        let nl = if raw.active { "\r\n" } else { "\n" };
-        let mut out = std::io::stdout().lock();
-        let mut channel = None;
-        let mut thinking_shown = false;
-        let mut on = |ev: TurnEvent| {
-            let text = match ev {
-                TurnEvent::Start(c) => {
-                    channel = c;
-                    return;
-                }
-                TurnEvent::Text(s) => s,
-            };
-            let piece = text.replace('\n', nl);
-            let _ = if channel == Some(Channel::Analysis) {
-                if show {
-                    write!(out, "{}", style.dim(&piece))
-                } else if !thinking_shown {
-                    thinking_shown = true;
-                    write!(out, "{}{nl}", style.dim("thinking…"))
-                } else {
-                    Ok(())
-                }
-            } else {
-                write!(out, "{piece}")
-            };
-            let _ = out.flush();
-        };
-        let result = match user {
-            Some(u) => self.chat.turn(u, &mut on),
-            None => self.chat.reply(&mut on),
-        };
+        let pump = raw.active.then(|| KeyPump::start(self.chat.cancel_flag()));
+        let mut ui = TermUi::new(self.style, self.show_reasoning, pump.as_ref());
+        let result = agent_turn(self.chat, self.tools, user, &mut ui);
         if let Ok(s) = &result {
             let conv = &self.chat.conversation;
-            let last = conv.messages.len();
             if s.end == TurnEnd::Interrupted
                 && conv
                     .messages
                     .last()
                     .is_some_and(|m| m.author == Author::Assistant)
             {
-                self.interrupted.push(last - 1);
+                self.interrupted.push(conv.messages.len() - 1);
             }
         }
-        done.store(true, Ordering::Relaxed);
-        if let Some(w) = watcher {
-            let _ = w.join();
-        }
+        self.typed_ahead = pump.map(KeyPump::finish).unwrap_or_default();
         drop(raw);
         println!();
         Ok(result?)
     }
 
-    /// The dim line after a reply.
-    fn status(&self, s: &TurnStats) {
+    /// The dim line after a turn.
+    fn status(&self, turn: &AgentStats) {
+        let Some(s) = turn.total() else { return };
+        let s: &TurnStats = &s;
         let rate = |n: usize, t: Duration| n as f64 / t.as_secs_f64().max(1e-9);
         let mut line = format!(
             "{} tokens · prefill {} at {:.0} t/s ({} cached) · decode {:.1} t/s · context {}/{}",
@@ -313,6 +303,10 @@ impl Repl<'_, '_, '_, '_> {
             self.chat.session().history().len(),
             self.chat.session().n_ctx()
         );
+        if turn.calls > 0 {
+            let c = if turn.calls == 1 { "" } else { "s" };
+            line.push_str(&format!(" · {} tool call{c}", turn.calls));
+        }
         match s.end {
             TurnEnd::Interrupted => line.push_str(" · interrupted"),
             TurnEnd::ContextFull => line.push_str(" · context full"),
@@ -329,9 +323,13 @@ impl Repl<'_, '_, '_, '_> {
     }
 }
 
-/// One message: lines ending in `\` continue on the next.
-fn read_message(ed: &mut Editor<ChatHelper, DefaultHistory>) -> rustyline::Result<String> {
-    let mut text = ed.readline("> ")?;
+/// One message, starting with what was `typed` ahead: lines ending in `\`
+/// continue on the next.
+fn read_message(
+    ed: &mut Editor<ChatHelper, DefaultHistory>,
+    typed: &str,
+) -> rustyline::Result<String> {
+    let mut text = ed.readline_with_initial("> ", (typed, ""))?;
     while text.ends_with('\\') {
         text.pop();
         text.push('\n');
@@ -363,46 +361,4 @@ struct Transcript {
 fn load(file: &str) -> Result<Transcript> {
     let text = std::fs::read_to_string(file)?;
     Ok(serde_json::from_str(&text)?)
-}
-
-/// Raw mode while a reply streams, so Ctrl-C arrives as a key, not a signal.
-struct RawMode {
-    active: bool,
-}
-
-impl RawMode {
-    fn enable() -> RawMode {
-        RawMode {
-            active: terminal::enable_raw_mode().is_ok(),
-        }
-    }
-}
-
-impl Drop for RawMode {
-    fn drop(&mut self) {
-        if self.active {
-            let _ = terminal::disable_raw_mode();
-        }
-    }
-}
-
-/// Sets `cancel` when Ctrl-C is pressed, until `done`.
-fn ctrl_c_watcher(cancel: Arc<AtomicBool>, done: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
-    std::thread::spawn(move || {
-        while !done.load(Ordering::Relaxed) {
-            if !event::poll(Duration::from_millis(20)).unwrap_or(false) {
-                continue;
-            }
-            if let Ok(Event::Key(KeyEvent {
-                code: KeyCode::Char('c'),
-                modifiers,
-                ..
-            })) = event::read()
-            {
-                if modifiers.contains(KeyModifiers::CONTROL) {
-                    cancel.store(true, Ordering::Relaxed);
-                }
-            }
-        }
-    })
 }

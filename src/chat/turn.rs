@@ -13,16 +13,62 @@ use std::time::{Duration, Instant};
 
 use crate::engine::{Sampler, SamplerConfig, Session, SessionError};
 use crate::harmony::{
-    render_tokens, Author, Channel, Conversation, Message, ParseEvent, RenderTarget, Role,
+    render_tokens, Author, Conversation, Header, Message, ParseEvent, RenderTarget, Role,
     SpecialToken, StreamParser,
 };
 use crate::tokenizer::Tokenizer;
 
+/// What picks each token of a reply from the model's logits: the
+/// [`Sampler`], or in tests a script of the exact tokens a model would emit
+/// (the engine still evaluates every token, so the KV cache and the
+/// conversation evolve as with a real reply).
+pub trait TokenSource {
+    /// The next token, given the logits of the last one.
+    fn next_token(&mut self, logits: &[f32]) -> u32;
+}
+
+impl TokenSource for Sampler {
+    fn next_token(&mut self, logits: &[f32]) -> u32 {
+        let id = self.sample(logits);
+        self.accept(id);
+        id
+    }
+}
+
+/// Tokens written in advance, then the sampler's: replies scripted in
+/// harmony (kchat's hidden `--script-replies FILE`, for the terminal tests of
+/// tool calls and for demos on models with random weights). The engine still
+/// evaluates every token.
+pub struct Scripted {
+    script: std::collections::VecDeque<u32>,
+    then: Sampler,
+}
+
+impl Scripted {
+    /// `script`'s tokens first, then `then`'s.
+    pub fn new(script: Vec<u32>, then: Sampler) -> Scripted {
+        Scripted {
+            script: script.into(),
+            then,
+        }
+    }
+}
+
+impl TokenSource for Scripted {
+    fn next_token(&mut self, logits: &[f32]) -> u32 {
+        match self.script.pop_front() {
+            Some(id) => id,
+            None => self.then.next_token(logits),
+        }
+    }
+}
+
 /// What the reply stream shows, as it happens.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TurnEvent {
-    /// A message of the reply begins on this channel (None: no channel).
-    Start(Option<Channel>),
+    /// A message of the reply begins; its header says on which channel
+    /// and whether it is a tool call (a recipient).
+    Start(Header),
     /// More text of the current message.
     Text(String),
 }
@@ -68,7 +114,7 @@ pub struct TurnStats {
 pub struct Chat<'s, 'm, 'f> {
     session: &'s mut Session<'m, 'f>,
     tokenizer: &'s Tokenizer,
-    sampler: Sampler,
+    source: Box<dyn TokenSource>,
     /// The conversation; edit it between turns (persona, undo, clear).
     pub conversation: Conversation,
     /// Tokens a reply may use at most (None: until the context is full).
@@ -92,12 +138,18 @@ impl<'s, 'm, 'f> Chat<'s, 'm, 'f> {
         Chat {
             session,
             tokenizer,
-            sampler: Sampler::new(sampling),
+            source: Box::new(Sampler::new(sampling)),
             conversation,
             max_tokens: None,
             reply_room,
             cancel,
         }
+    }
+
+    /// Replaces the sampler with another source of tokens (a script in
+    /// tests).
+    pub fn set_token_source(&mut self, source: Box<dyn TokenSource>) {
+        self.source = source;
     }
 
     /// The flag that interrupts a turn (set it from a Ctrl-C handler): the
@@ -196,15 +248,14 @@ impl<'s, 'm, 'f> Chat<'s, 'm, 'f> {
             if self.cancel.load(Ordering::Relaxed) {
                 break TurnEnd::Interrupted;
             }
-            let id = self.sampler.sample(logits);
-            self.sampler.accept(id);
+            let id = self.source.next_token(logits);
             if stats.generated == 0 {
                 stats.first_token = started.elapsed();
             }
             stats.generated += 1;
             for ev in parser.push(id) {
                 match ev {
-                    ParseEvent::MessageStart(h) => on(TurnEvent::Start(h.channel)),
+                    ParseEvent::MessageStart(h) => on(TurnEvent::Start(h)),
                     ParseEvent::ContentDelta(s) => on(TurnEvent::Text(s)),
                     ParseEvent::MessageEnd { .. } | ParseEvent::Warning(_) => {}
                 }
