@@ -66,6 +66,24 @@ impl Buffer<'static> {
         })
     }
 
+    /// The buffer's memory as bytes, for host buffers (see
+    /// [`Buffer::alloc_host`]); `None` for device memory. Tensors placed in
+    /// the buffer read this memory: fill it before computing with them.
+    pub fn host_bytes_mut(&mut self) -> Option<&mut [u8]> {
+        // SAFETY: valid buffer; a host buffer's memory is its base pointer and
+        // size; `&mut self` makes the slice unique while it lives.
+        unsafe {
+            if !ggml_sys::ggml_backend_buffer_is_host(self.ptr.as_ptr()) {
+                return None;
+            }
+            let base = ggml_sys::ggml_backend_buffer_get_base(self.ptr.as_ptr()).cast::<u8>();
+            if base.is_null() {
+                return None;
+            }
+            Some(std::slice::from_raw_parts_mut(base, self.size()))
+        }
+    }
+
     /// The buffer's memory as f32 values, for host buffers (see
     /// [`Buffer::alloc_host`]); `None` for device memory.
     pub fn host_f32_mut(&mut self) -> Option<&mut [f32]> {
