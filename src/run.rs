@@ -79,6 +79,12 @@ struct Report {
     prefill_tokens_per_s: f64,
     decode_tokens_per_s: f64,
     load_ms: f64,
+    /// Of the load: allocating pinned host memory, copying weights into it
+    /// (and how many bytes), uploading the GPU's weights.
+    load_pin_alloc_ms: f64,
+    load_pin_copy_ms: f64,
+    load_pinned_bytes: u64,
+    load_gpu_upload_ms: f64,
     /// From the start of `kchat run` to the first sampled token.
     first_token_ms: f64,
     /// Time spent in the sampler, all tokens together.
@@ -93,6 +99,10 @@ struct Report {
     compute_ms: f64,
     placement: String,
     flash_attn: bool,
+}
+
+fn ms(d: std::time::Duration) -> f64 {
+    d.as_secs_f64() * 1e3
 }
 
 fn read_prompt(p: &str) -> Result<String> {
@@ -251,6 +261,10 @@ pub fn run(args: &RunArgs) -> Result<()> {
             prefill_tokens_per_s: per_s(stats.prefill_tokens.max(1), stats.prefill_time),
             decode_tokens_per_s: per_s(stats.decode_tokens, stats.decode_time),
             load_ms,
+            load_pin_alloc_ms: ms(model.weights.times.pin_alloc),
+            load_pin_copy_ms: ms(model.weights.times.pin_copy),
+            load_pinned_bytes: model.weights.times.pinned_bytes,
+            load_gpu_upload_ms: ms(model.weights.times.gpu_upload),
             first_token_ms,
             sample_ms: sample_time.as_secs_f64() * 1e3,
             graphs_built: stats.graphs_built,

@@ -63,8 +63,23 @@ pub struct Weights<'f> {
     pub output: TensorId,
     /// The blocks.
     pub layers: Vec<LayerWeights>,
+    /// Where the load's time went.
+    pub times: LoadTimes,
     _host: Vec<Buffer<'f>>,
     _gpu: Option<Buffer<'static>>,
+}
+
+/// Where the time of [`Weights::load`] went.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct LoadTimes {
+    /// Allocating (and page-locking) the pinned host buffer.
+    pub pin_alloc: std::time::Duration,
+    /// Copying host-resident weights into it.
+    pub pin_copy: std::time::Duration,
+    /// Uploading the GPU's weights.
+    pub gpu_upload: std::time::Duration,
+    /// Bytes copied into pinned memory.
+    pub pinned_bytes: u64,
 }
 
 /// Bytes uploaded per chunk to the GPU (progress granularity).
@@ -192,6 +207,8 @@ impl<'f> Weights<'f> {
         // offloaded: pinning it would cost memory for nothing.
         let pinnable =
             |t: &TensorRef<'_>, w: &Where| on_host(w) && t.info.name != "token_embd.weight";
+        let mut times = LoadTimes::default();
+        let t = std::time::Instant::now();
         let pinned = pin.and_then(|dev| {
             let offsets = pinned_layout(&found, &pinnable);
             let size = offsets.last().map_or(0, |&(_, end)| end);
@@ -201,6 +218,7 @@ impl<'f> Weights<'f> {
             let buf = Buffer::alloc_host(dev, size)?;
             Some((buf, offsets))
         });
+        times.pin_alloc = t.elapsed();
         let is_pinned = pinned.is_some();
         let total: u64 = found
             .iter()
@@ -216,6 +234,8 @@ impl<'f> Weights<'f> {
                 buf.place(ctx.get(*id), start)?;
             }
             let sources: Vec<&[u8]> = mine.iter().map(|(_, t, _)| t.data).collect();
+            times.pinned_bytes = sources.iter().map(|s| s.len() as u64).sum();
+            let t = std::time::Instant::now();
             match buf.host_bytes_mut() {
                 Some(mem) => copy_parallel(mem, &offsets, &sources, &mut done, total, progress),
                 None => {
@@ -224,6 +244,7 @@ impl<'f> Weights<'f> {
                     }
                 }
             }
+            times.pin_copy = t.elapsed();
             host.push(buf);
         }
         for (si, shard) in model.shards().iter().enumerate() {
@@ -243,6 +264,7 @@ impl<'f> Weights<'f> {
             }
             host.push(buf);
         }
+        let t = std::time::Instant::now();
         let gpu_buf = match gpu {
             Some(backend) if found.iter().any(|(_, _, w)| *w == Where::Gpu) => {
                 let buf = Buffer::alloc_ctx_tensors(&ctx, backend)?;
@@ -254,7 +276,9 @@ impl<'f> Weights<'f> {
             }
             _ => None,
         };
+        times.gpu_upload = t.elapsed();
         Ok(Weights {
+            times,
             ctx,
             tok_embd,
             output_norm,
