@@ -2,7 +2,8 @@
 //! model: the model's side comes from `--script-replies` (its random weights
 //! never call a tool), everything else is the real binary, the real
 //! terminal, real bash and real files. Approve once, deny with a reason that
-//! reaches the model, "always this command", and `/tools`.
+//! reaches the model, "always this command", Ctrl-C killing a running
+//! command, and `/tools`.
 
 mod common;
 
@@ -37,6 +38,8 @@ fn approve_deny_with_a_reason_and_always_allow() {
             answer("ok three"),
             echo,
             answer("ok four"),
+            call("bash", r#"{"command":"sleep 60","timeout_ms":90000}"#),
+            answer("never shown"),
         ]
         .concat(),
     )
@@ -46,7 +49,7 @@ fn approve_deny_with_a_reason_and_always_allow() {
     cmd.args(["-m", common::tiny_model().to_str().expect("utf-8")])
         .args(["-t", "2", "-c", "4096", "--color", "never", "--history"])
         .arg(dir.path().join("history"))
-        .arg("--workspace")
+        .args(["--tool-timeout", "120", "--workspace"])
         .arg(&ws)
         .arg("--script-replies")
         .arg(&script);
@@ -104,6 +107,19 @@ fn approve_deny_with_a_reason_and_always_allow() {
     );
     assert!(between.contains("hi from bash"), "{between}");
     p.exp_string("1 tool call").expect("status line");
+
+    // 4. Ctrl-C while an approved command runs kills it and stops the turn.
+    p.send_line("Sleep").expect("send");
+    p.exp_string("Allow?").expect("the prompt");
+    p.send("y").expect("y");
+    p.flush().expect("flush");
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    let t = std::time::Instant::now();
+    p.send_control('c').expect("ctrl-c");
+    p.exp_string("interrupted by the user; the process group was killed")
+        .expect("the command was killed");
+    p.exp_string("interrupted").expect("status line");
+    assert!(t.elapsed().as_secs() < 20, "took {:?}", t.elapsed());
 
     p.send_line("/tools").expect("send");
     p.exp_string("allowed: bash `echo hi from bash`")
