@@ -28,7 +28,7 @@ pub struct ToolArgs {
     pub workspace: Option<PathBuf>,
     /// The longest a bash call may run, in seconds (the model may ask for
     /// less; 10 s when it does not say).
-    #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_TIMEOUT.as_secs_f64(), value_parser = positive_seconds)]
+    #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_TIMEOUT.as_secs_f64(), value_parser = positive_seconds, allow_negative_numbers = true)]
     pub tool_timeout: f64,
     /// Tool calls a turn may make before the model is told to answer.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_CALLS)]
@@ -39,7 +39,7 @@ fn positive_seconds(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(v) if v > 0.0 && v.is_finite() && v <= 86_400.0 => Ok(v),
         _ => Err(format!(
-            "`{s}` is not a number of seconds between 0 and 86400"
+            "`{s}` is not a number of seconds above 0 and at most 86400"
         )),
     }
 }
@@ -60,5 +60,43 @@ impl ToolArgs {
         tools.default_timeout = DEFAULT_TIMEOUT.min(tools.max_timeout);
         tools.max_calls = self.max_tool_calls;
         Ok(tools)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts_must_be_positive_seconds() {
+        assert_eq!(positive_seconds("2.5"), Ok(2.5));
+        for bad in ["0", "-3", "nan", "inf", "1e9", "ten"] {
+            let e = positive_seconds(bad).expect_err(bad);
+            assert!(e.contains("above 0 and at most 86400"), "{e}");
+        }
+    }
+
+    #[test]
+    fn flags_make_the_toolbox() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let args = ToolArgs {
+            approval: Policy::ReadOnly,
+            no_tools: true,
+            workspace: Some(dir.path().to_owned()),
+            tool_timeout: 3.0,
+            max_tool_calls: 5,
+        };
+        let tb = args.toolbox(Arc::default()).expect("toolbox");
+        assert!(!tb.enabled);
+        assert_eq!(tb.policy, Policy::ReadOnly);
+        assert_eq!(tb.max_timeout, Duration::from_secs(3));
+        assert_eq!(tb.default_timeout, Duration::from_secs(3));
+        assert_eq!(tb.max_calls, 5);
+        let missing = ToolArgs {
+            workspace: Some(dir.path().join("nope")),
+            ..args
+        };
+        let e = missing.toolbox(Arc::default()).err().expect("refused");
+        assert!(e.to_string().contains("nope"), "{e}");
     }
 }
