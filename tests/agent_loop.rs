@@ -28,6 +28,8 @@ use kchat::tools::approval::{ApprovalRequest, Approver, Decision, Preview, Scope
 use kchat::tools::{declarations, Policy, ToolCall, ToolName, ToolOutcome, Toolbox, Workspace};
 use openai_harmony::chat as oh;
 
+use common::{harmony_answer as answer, harmony_call as call};
+
 /// The model's side: the tokens of each reply, in order.
 struct Script(VecDeque<u32>);
 
@@ -75,14 +77,6 @@ impl AgentUi for User {
 
 fn analysis(text: &str) -> String {
     format!("<|channel|>analysis<|message|>{text}<|end|><|start|>assistant")
-}
-
-fn call(name: &str, args: &str) -> String {
-    format!("<|channel|>commentary to=functions.{name} <|constrain|>json<|message|>{args}<|call|>")
-}
-
-fn answer(text: &str) -> String {
-    format!("<|channel|>final<|message|>{text}<|return|>")
 }
 
 /// A chat with tools over the tiny model in a fresh workspace; `f` gets the

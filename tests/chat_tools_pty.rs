@@ -7,18 +7,13 @@
 
 mod common;
 
-// (rexpect's writer flushes at a newline only: single keys need flush().)
 use std::process::Command;
 
 use rexpect::session::spawn_command;
 
-fn call(name: &str, args: &str) -> String {
-    format!("<|channel|>commentary to=functions.{name} <|constrain|>json<|message|>{args}<|call|>")
-}
+use common::{harmony_answer as answer, harmony_call as call};
 
-fn answer(text: &str) -> String {
-    format!("<|channel|>final<|message|>{text}<|return|>")
-}
+// (rexpect's writer flushes at a newline only: single keys need flush().)
 
 #[test]
 fn approve_deny_with_a_reason_and_always_allow() {

@@ -145,20 +145,8 @@ pub fn run(args: &ChatArgs) -> Result<()> {
         }
         Some(message)
     };
-    let script = match &args.script_replies {
-        Some(f) => Some(
-            std::fs::read_to_string(f)
-                .with_context(|| format!("--script-replies {}", f.display()))?,
-        ),
-        None => None,
-    };
-    let template = match &args.chat_template_file {
-        Some(f) => Some(
-            std::fs::read_to_string(f)
-                .with_context(|| format!("--chat-template-file {}", f.display()))?,
-        ),
-        None => None,
-    };
+    let script = read_flag_file("--script-replies", args.script_replies.as_deref())?;
+    let template = read_flag_file("--chat-template-file", args.chat_template_file.as_deref())?;
     let mut tools = args
         .tools
         .toolbox(Default::default())
@@ -267,6 +255,13 @@ pub fn run(args: &ChatArgs) -> Result<()> {
         }
         TurnEnd::Interrupted => bail!("interrupted"),
     }
+}
+
+/// The text of the file a flag names, if it names one; the error names
+/// the flag and the file.
+fn read_flag_file(flag: &str, path: Option<&std::path::Path>) -> Result<Option<String>> {
+    path.map(|f| std::fs::read_to_string(f).with_context(|| format!("{flag} {}", f.display())))
+        .transpose()
 }
 
 /// The non-interactive front end: the final answer to stdout, reasoning

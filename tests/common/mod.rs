@@ -44,3 +44,14 @@ pub fn tiny_model() -> &'static std::path::Path {
     });
     Box::leak(dir.path().join("tiny.gguf").into_boxed_path())
 }
+
+/// The harmony text of the model calling function `name` with JSON `args`,
+/// as a reply after `<|start|>assistant` (for scripted replies).
+pub fn harmony_call(name: &str, args: &str) -> String {
+    format!("<|channel|>commentary to=functions.{name} <|constrain|>json<|message|>{args}<|call|>")
+}
+
+/// The harmony text of the model's final answer `text`, ending the turn.
+pub fn harmony_answer(text: &str) -> String {
+    format!("<|channel|>final<|message|>{text}<|return|>")
+}
