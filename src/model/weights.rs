@@ -267,6 +267,8 @@ impl<'f> Weights<'f> {
         let t = std::time::Instant::now();
         let gpu_buf = match gpu {
             Some(backend) if found.iter().any(|(_, _, w)| *w == Where::Gpu) => {
+                // Last: this takes every tensor of the context not yet placed,
+                // so the host tensors (map and pinned) must be placed before.
                 let buf = Buffer::alloc_ctx_tensors(&ctx, backend)?;
                 buf.mark_weights();
                 for (id, t, _) in found.iter().filter(|(_, _, w)| *w == Where::Gpu) {
