@@ -10,7 +10,7 @@
 
 use super::turn::{Chat, TurnEnd, TurnEvent, TurnStats};
 use crate::engine::SessionError;
-use crate::harmony::{Author, Channel, Message, Recipient};
+use crate::harmony::{Author, Channel, Header, Message, Recipient};
 use crate::tools::call::CallError;
 use crate::tools::{Approver, ToolCall, ToolOutcome, Toolbox};
 
@@ -25,6 +25,33 @@ pub trait AgentUi: Approver {
     fn call_finished(&mut self, call: Option<&ToolCall>, outcome: &ToolOutcome);
     /// A line for the user (e.g. the call limit was reached).
     fn notice(&mut self, text: &str);
+}
+
+/// What the text of a streamed message is, from its header: how every front
+/// end decides where it goes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum MessageKind {
+    /// A tool call's arguments (shown whole by `call_started` instead).
+    Call,
+    /// Reasoning (`analysis`).
+    Reasoning,
+    /// A preamble to tool calls (`commentary` to no one).
+    Commentary,
+    /// The answer (`final`, or no channel).
+    #[default]
+    Answer,
+}
+
+impl MessageKind {
+    /// The kind of the message that `header` starts.
+    pub fn of(header: &Header) -> MessageKind {
+        match (&header.recipient, header.channel) {
+            (Some(_), _) => MessageKind::Call,
+            (None, Some(Channel::Analysis)) => MessageKind::Reasoning,
+            (None, Some(Channel::Commentary)) => MessageKind::Commentary,
+            (None, _) => MessageKind::Answer,
+        }
+    }
 }
 
 /// How a turn with tools ended.
@@ -104,13 +131,14 @@ pub fn agent_turn(
                 "the model reached the limit of {} tool calls for this turn (--max-tool-calls)",
                 tools.max_calls
             ));
+            let refused = ToolOutcome::Refused(msg);
             if over > 1 {
                 // It was told and called again: stop the turn.
-                push_result(chat, &recipient, &format!("error: {msg}"));
+                push_result(chat, &recipient, &refused.for_model());
                 stats.end = TurnEnd::Limit;
                 return Ok(stats);
             }
-            (None, ToolOutcome::Refused(msg))
+            (None, refused)
         } else if matches!(recipient, Recipient::Function(_)) {
             tools.handle(&name, &arguments, ui)
         } else {
@@ -138,4 +166,28 @@ fn push_result(chat: &mut Chat<'_, '_, '_>, from: &Recipient, text: &str) {
             .with_recipient(Recipient::Assistant)
             .with_channel(Channel::Commentary),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_sort_text_into_kinds() {
+        let header = |channel, to: Option<Recipient>| Header {
+            channel,
+            recipient: to,
+            ..Header::new(Author::Assistant)
+        };
+        let kind = |c, to| MessageKind::of(&header(c, to));
+        let bash = Some(Recipient::function("bash"));
+        assert_eq!(kind(Some(Channel::Commentary), bash), MessageKind::Call);
+        assert_eq!(kind(Some(Channel::Analysis), None), MessageKind::Reasoning);
+        assert_eq!(
+            kind(Some(Channel::Commentary), None),
+            MessageKind::Commentary
+        );
+        assert_eq!(kind(Some(Channel::Final), None), MessageKind::Answer);
+        assert_eq!(kind(None, None), MessageKind::Answer);
+    }
 }

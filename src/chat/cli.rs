@@ -9,12 +9,12 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context as _, Result};
 
-use super::agent::{agent_turn, AgentUi};
+use super::agent::{agent_turn, AgentUi, MessageKind};
 use super::ui::Style;
 use super::{Chat, TurnEnd, TurnEvent};
 use crate::engine::{ModelArgs, SamplerArgs, Session};
 use crate::gguf::GgufModel;
-use crate::harmony::{Channel, Conversation, Persona, ReasoningEffort, SystemSettings};
+use crate::harmony::{Conversation, Persona, ReasoningEffort, SystemSettings};
 use crate::model::Model;
 use crate::tokenizer::Tokenizer;
 use crate::tools::{
@@ -234,8 +234,7 @@ pub fn run(args: &ChatArgs) -> Result<()> {
     let mut ui = PipedUi {
         out: std::io::stdout().lock(),
         show_reasoning,
-        channel: None,
-        in_call: false,
+        kind: MessageKind::default(),
         failed: None,
         policy: tools.policy,
     };
@@ -270,8 +269,7 @@ fn read_flag_file(flag: &str, path: Option<&std::path::Path>) -> Result<Option<S
 struct PipedUi {
     out: std::io::StdoutLock<'static>,
     show_reasoning: bool,
-    channel: Option<Channel>,
-    in_call: bool,
+    kind: MessageKind,
     failed: Option<std::io::Error>,
     policy: Policy,
 }
@@ -279,13 +277,10 @@ struct PipedUi {
 impl AgentUi for PipedUi {
     fn stream(&mut self, event: TurnEvent) {
         match event {
-            TurnEvent::Start(h) => {
-                self.channel = h.channel;
-                self.in_call = h.recipient.is_some();
-            }
-            TurnEvent::Text(_) if self.in_call => {}
+            TurnEvent::Start(h) => self.kind = MessageKind::of(&h),
+            TurnEvent::Text(_) if self.kind == MessageKind::Call => {}
             TurnEvent::Text(s)
-                if matches!(self.channel, Some(Channel::Analysis | Channel::Commentary)) =>
+                if matches!(self.kind, MessageKind::Reasoning | MessageKind::Commentary) =>
             {
                 if self.show_reasoning {
                     eprint!("{s}");

@@ -13,6 +13,6 @@ pub mod repl;
 mod turn;
 pub mod ui;
 
-pub use agent::{agent_turn, AgentStats, AgentUi};
+pub use agent::{agent_turn, AgentStats, AgentUi, MessageKind};
 pub use cli::ChatArgs;
 pub use turn::{Chat, Scripted, TokenSource, TurnEnd, TurnEvent, TurnStats};

@@ -16,7 +16,7 @@ use rustyline::{Editor, Helper, Highlighter, Hinter, Validator};
 use super::agent::{agent_turn, AgentStats};
 use super::commands::{self, PersonaArg, SlashCommand};
 use super::ui::{KeyPump, RawMode, Style, TermUi};
-use super::{Chat, TurnEnd, TurnStats};
+use super::{Chat, TurnEnd};
 use crate::harmony::{
     render_message_tokens, render_text, Author, Conversation, Persona, RenderTarget,
 };
@@ -291,7 +291,6 @@ impl Repl<'_, '_, '_, '_> {
     /// The dim line after a turn.
     fn status(&self, turn: &AgentStats) {
         let Some(s) = turn.total() else { return };
-        let s: &TurnStats = &s;
         let rate = |n: usize, t: Duration| n as f64 / t.as_secs_f64().max(1e-9);
         let mut line = format!(
             "{} tokens · prefill {} at {:.0} t/s ({} cached) · decode {:.1} t/s · context {}/{}",

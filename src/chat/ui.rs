@@ -18,9 +18,8 @@ use std::time::Duration;
 use crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use crossterm::terminal;
 
-use super::agent::AgentUi;
+use super::agent::{AgentUi, MessageKind};
 use super::turn::TurnEvent;
-use crate::harmony::Channel;
 use crate::tools::approval::{ApprovalRequest, Approver, Decision, Preview};
 use crate::tools::{ToolCall, ToolOutcome};
 
@@ -191,8 +190,7 @@ pub struct TermUi<'k> {
     /// `\r\n` in raw mode.
     nl: &'static str,
     keys: Option<&'k KeyPump>,
-    channel: Option<Channel>,
-    in_call: bool,
+    kind: MessageKind,
     thinking_shown: bool,
     /// Lines of output shown before the pager stops.
     page: usize,
@@ -209,8 +207,7 @@ impl<'k> TermUi<'k> {
             show_reasoning,
             nl: if keys.is_some() { "\r\n" } else { "\n" },
             keys,
-            channel: None,
-            in_call: false,
+            kind: MessageKind::default(),
             thinking_shown: false,
             page: rows.saturating_sub(2).max(5),
         }
@@ -339,23 +336,22 @@ impl AgentUi for TermUi<'_> {
     fn stream(&mut self, event: TurnEvent) {
         let text = match event {
             TurnEvent::Start(h) => {
-                self.channel = h.channel;
-                self.in_call = h.recipient.is_some();
+                self.kind = MessageKind::of(&h);
                 return;
             }
             TurnEvent::Text(s) => s,
         };
-        if self.in_call {
+        match self.kind {
             // Shown whole by call_started once it is complete.
-        } else if self.channel == Some(Channel::Analysis) {
-            if self.show_reasoning {
-                self.write(&self.style.dim(&text));
-            } else if !self.thinking_shown {
-                self.thinking_shown = true;
-                self.line(&self.style.dim("thinking…"));
+            MessageKind::Call => {}
+            MessageKind::Reasoning if self.show_reasoning => self.write(&self.style.dim(&text)),
+            MessageKind::Reasoning => {
+                if !self.thinking_shown {
+                    self.thinking_shown = true;
+                    self.line(&self.style.dim("thinking…"));
+                }
             }
-        } else {
-            self.write(&text);
+            MessageKind::Commentary | MessageKind::Answer => self.write(&text),
         }
     }
 
